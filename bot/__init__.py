@@ -1,0 +1,1 @@
+"""Telegram adapter: handlers, rendering, and the Bot API emulator."""

@@ -1,0 +1,1 @@
+"""Social publisher: channels, composition, the outbox dispatcher and the scheduler."""

@@ -1,0 +1,1 @@
+"""The paper catalog: reference parsing, arXiv look-ups and full-text search."""

@@ -1,0 +1,73 @@
+"""The catalog service: resolve any reference to a stored paper, fetching from arXiv when new.
+
+Network calls happen outside any database transaction; what a source returns is stored
+so the next lookup is local. A source failure is raised as `SourceUnavailable`, never
+remembered as "not found".
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from sqlalchemy.exc import IntegrityError
+
+from storage.catalog.arxiv_source import ArxivSource, PaperData
+from storage.catalog.refs import PaperRef, RefKind, parse_reference
+from storage.catalog.store import find_paper, search_papers, store_paper
+from storage.db import Database
+from storage.models import Paper
+
+log = logging.getLogger(__name__)
+
+
+class Catalog:
+    """Find papers by any reference form, locally first, then at arXiv."""
+
+    def __init__(self, db: Database, arxiv: ArxivSource) -> None:
+        self._db = db
+        self._arxiv = arxiv
+
+    async def lookup(self, text: str, *, limit: int = 10) -> list[Paper]:
+        """Papers for what a person typed: one for an identifier, ranked ones for words.
+
+        Raises:
+            MalformedReference: the text looks like an identifier but is not valid.
+            SourceUnavailable: arXiv was needed and did not answer.
+        """
+        ref = parse_reference(text)
+        if ref.kind is RefKind.TITLE:
+            return await self.search(ref.value, limit=limit)
+        paper = await self.resolve(ref)
+        return [paper] if paper else []
+
+    async def resolve(self, ref: PaperRef) -> Paper | None:
+        """The paper an identifier names: stored, or fetched from arXiv and stored."""
+        async with self._db.sessions() as session:
+            paper = await find_paper(session, ref)
+        if paper is not None or ref.kind is not RefKind.ARXIV:
+            return paper
+        fetched = await self._arxiv.fetch([ref.versioned_id])
+        if not fetched:
+            return None
+        return (await self.store(fetched))[0]
+
+    async def search(self, words: str, *, limit: int = 10, offset: int = 0) -> list[Paper]:
+        """Papers matching title words, best first; asks arXiv when nothing local matches."""
+        async with self._db.sessions() as session:
+            papers = await search_papers(session, words, limit=limit, offset=offset)
+        if papers or offset:
+            return papers
+        return await self.store(await self._arxiv.search_titles(words, limit=min(limit, 10)))
+
+    async def store(self, found: Sequence[PaperData]) -> list[Paper]:
+        """Store fetched papers (a concurrent insert of the same paper is tolerated)."""
+        for attempt in range(2):
+            try:
+                async with self._db.transaction() as session:
+                    return [await store_paper(session, data) for data in found]
+            except IntegrityError:
+                if attempt:
+                    raise
+                log.info("paper stored concurrently; storing again to merge")
+        raise AssertionError("unreachable")

@@ -1,0 +1,288 @@
+"""Summaries and votes: submit, edit, delete, approve, reject, vote, and the reading lists.
+
+Every operation takes the acting `User`, checks what they may do, and flushes; the caller's
+unit of work commits. Refusals are `storage.errors` with messages fit for a user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
+
+from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from storage.models import (
+    Paper,
+    Summary,
+    SummaryRevision,
+    SummaryStatus,
+    User,
+    Vote,
+    utcnow,
+)
+from storage.publications import cancel_publications, enqueue_publications
+from storage.users import is_moderator
+
+MIN_LENGTH = 200
+MAX_LENGTH = 20_000
+
+
+class AlreadySummarized(Conflict):
+    """The author already has a summary of this paper; `summary_id` is it."""
+
+    def __init__(self, summary_id: int) -> None:
+        super().__init__(
+            f"You already wrote a summary of this paper (#{summary_id}). "
+            f"Use /edit {summary_id} to change it."
+        )
+        self.summary_id = summary_id
+
+
+def check_body(body: str) -> str:
+    """Validate a summary body's length; returns it stripped of outer blank space."""
+    text = body.strip()
+    if len(text) < MIN_LENGTH:
+        raise InvalidInput(
+            f"A summary needs at least {MIN_LENGTH} characters; this one has {len(text)}. "
+            "Add a few sentences on what the paper does and why it matters."
+        )
+    if len(text) > MAX_LENGTH:
+        raise InvalidInput(
+            f"A summary can have at most {MAX_LENGTH:,} characters; this one has {len(text):,}. "
+            "Please shorten it: a summary is the short version."
+        )
+    return text
+
+
+async def _get(session: AsyncSession, summary_id: int) -> Summary:
+    summary = await session.get(Summary, summary_id)
+    if summary is None or summary.status is SummaryStatus.DELETED:
+        raise NotFound(f"There is no summary #{summary_id}.")
+    return summary
+
+
+def _check_author_or_moderator(summary: Summary, actor: User, action: str) -> None:
+    if summary.author_id != actor.id and not is_moderator(actor):
+        raise PermissionDenied(
+            f"Only the author or a moderator can {action} summary #{summary.id}."
+        )
+
+
+async def submit_summary(
+    session: AsyncSession,
+    author: User,
+    paper_id: int,
+    body: str,
+    *,
+    moderated: bool,
+    channels: Sequence[str],
+) -> Summary:
+    """Save a new summary; approved at once (and enqueued) unless a moderator must look.
+
+    Args:
+        moderated: whether the deployment has moderators (``SHORTSCI_ADMINS`` set).
+        channels: the enabled publishing channels, enqueued on approval.
+    """
+    if author.banned:
+        raise PermissionDenied("You are banned from submitting summaries.")
+    text = check_body(body)
+    if await session.get(Paper, paper_id) is None:
+        raise NotFound("That paper is not in the catalog.")
+    existing = await session.scalar(
+        select(Summary).where(Summary.paper_id == paper_id, Summary.author_id == author.id)
+    )
+    now = utcnow()
+    if existing is not None and existing.status is not SummaryStatus.DELETED:
+        raise AlreadySummarized(existing.id)
+    if existing is not None:  # revive a deleted one, keeping its old text in history
+        session.add(
+            SummaryRevision(summary_id=existing.id, body=existing.body, edited_by=author.id)
+        )
+        summary = existing
+        summary.body, summary.reject_reason, summary.approved_at = text, None, None
+        summary.created_at = now
+    else:
+        summary = Summary(paper_id=paper_id, author_id=author.id, body=text, score=0)
+        session.add(summary)
+    summary.updated_at = now
+    summary.status = SummaryStatus.PENDING
+    await session.flush()
+    if not moderated or is_moderator(author):
+        await _approve(session, summary, author, channels)
+    return summary
+
+
+async def edit_summary(session: AsyncSession, actor: User, summary_id: int, body: str) -> Summary:
+    """Replace a summary's text, keeping the old one; a rejected summary goes back to review."""
+    summary = await _get(session, summary_id)
+    _check_author_or_moderator(summary, actor, "edit")
+    text = check_body(body)
+    if text == summary.body:
+        return summary
+    session.add(SummaryRevision(summary_id=summary.id, body=summary.body, edited_by=actor.id))
+    summary.body = text
+    summary.updated_at = utcnow()
+    if summary.status is SummaryStatus.REJECTED:
+        summary.status, summary.reject_reason = SummaryStatus.PENDING, None
+    await session.flush()
+    return summary
+
+
+async def delete_summary(session: AsyncSession, actor: User, summary_id: int) -> Summary:
+    """Withdraw a summary; posts not yet made are cancelled."""
+    summary = await _get(session, summary_id)
+    _check_author_or_moderator(summary, actor, "delete")
+    summary.status = SummaryStatus.DELETED
+    summary.updated_at = utcnow()
+    await cancel_publications(session, summary.id)
+    await session.flush()
+    return summary
+
+
+async def _approve(
+    session: AsyncSession, summary: Summary, moderator: User, channels: Sequence[str]
+) -> None:
+    now = utcnow()
+    summary.status = SummaryStatus.APPROVED
+    summary.approved_at = now
+    summary.decided_by = moderator.id
+    summary.reject_reason = None
+    await session.flush()
+    await enqueue_publications(session, summary.id, channels, now=now)
+
+
+async def approve_summary(
+    session: AsyncSession, moderator: User, summary_id: int, *, channels: Sequence[str]
+) -> Summary:
+    """Approve a waiting summary and enqueue it on every channel, in this transaction."""
+    if not is_moderator(moderator):
+        raise PermissionDenied("Only moderators can approve summaries.")
+    summary = await _get(session, summary_id)
+    if summary.status is SummaryStatus.APPROVED:
+        raise Conflict(f"Summary #{summary_id} is already approved.")
+    await _approve(session, summary, moderator, channels)
+    return summary
+
+
+async def reject_summary(
+    session: AsyncSession, moderator: User, summary_id: int, reason: str
+) -> Summary:
+    """Reject a waiting summary with a reason the author will read."""
+    if not is_moderator(moderator):
+        raise PermissionDenied("Only moderators can reject summaries.")
+    summary = await _get(session, summary_id)
+    if summary.status is not SummaryStatus.PENDING:
+        raise Conflict(f"Summary #{summary_id} is not waiting for review.")
+    summary.status = SummaryStatus.REJECTED
+    summary.reject_reason = reason.strip()[:1000] or "No reason given."
+    summary.decided_by = moderator.id
+    summary.updated_at = utcnow()
+    await session.flush()
+    return summary
+
+
+@dataclass(frozen=True, slots=True)
+class VoteResult:
+    """The summary's score after a vote, and the voter's standing vote (0 if withdrawn)."""
+
+    score: int
+    my_vote: int
+
+
+async def vote(session: AsyncSession, voter: User, summary_id: int, value: int) -> VoteResult:
+    """Vote +1 or -1; voting the same way again withdraws the vote. Not on one's own."""
+    if value not in (1, -1):
+        raise InvalidInput("A vote is 👍 or 👎.")
+    if voter.banned:
+        raise PermissionDenied("You are banned from voting.")
+    summary = await _get(session, summary_id)
+    if summary.status is not SummaryStatus.APPROVED:
+        raise Conflict("Only published summaries can be voted on.")
+    if summary.author_id == voter.id:
+        raise Conflict("You cannot vote on your own summary.")
+    existing = await session.get(Vote, (summary_id, voter.id))
+    if existing is None:
+        session.add(Vote(summary_id=summary_id, user_id=voter.id, value=value))
+        mine = value
+    elif existing.value == value:
+        await session.delete(existing)
+        mine = 0
+    else:
+        existing.value, existing.updated_at = value, utcnow()
+        mine = value
+    await session.flush()
+    total = select(func.coalesce(func.sum(Vote.value), 0)).where(Vote.summary_id == summary_id)
+    await session.execute(
+        update(Summary).where(Summary.id == summary_id).values(score=total.scalar_subquery())
+    )
+    await session.refresh(summary, ["score"])
+    return VoteResult(score=summary.score, my_vote=mine)
+
+
+async def get_summary(session: AsyncSession, summary_id: int) -> Summary:
+    """A summary with its paper and author loaded; deleted ones are not found."""
+    summary = await session.scalar(
+        select(Summary)
+        .options(joinedload(Summary.paper), joinedload(Summary.author))
+        .where(Summary.id == summary_id, Summary.status != SummaryStatus.DELETED)
+    )
+    if summary is None:
+        raise NotFound(f"There is no summary #{summary_id}.")
+    return summary
+
+
+def _listing(*conditions: ColumnElement[bool]) -> Select[tuple[Summary]]:
+    return (
+        select(Summary)
+        .options(joinedload(Summary.paper), joinedload(Summary.author))
+        .where(*conditions)
+    )
+
+
+async def latest_summaries(
+    session: AsyncSession, *, limit: int = 10, offset: int = 0
+) -> list[Summary]:
+    """The newest approved summaries."""
+    stmt = _listing(Summary.status == SummaryStatus.APPROVED)
+    rows = await session.scalars(
+        stmt.order_by(Summary.approved_at.desc(), Summary.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows)
+
+
+async def paper_summaries(
+    session: AsyncSession, paper_id: int, *, limit: int = 10, offset: int = 0
+) -> list[Summary]:
+    """A paper's approved summaries, best voted first, then oldest first."""
+    stmt = _listing(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
+    rows = await session.scalars(
+        stmt.order_by(Summary.score.desc(), Summary.approved_at, Summary.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows)
+
+
+async def count_paper_summaries(session: AsyncSession, paper_id: int) -> int:
+    """How many approved summaries a paper has."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(Summary)
+        .where(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
+    )
+    return int(count or 0)
+
+
+async def user_summaries(session: AsyncSession, author_id: int) -> list[Summary]:
+    """Everything a user wrote that is not deleted, newest first, any status."""
+    stmt = _listing(Summary.author_id == author_id, Summary.status != SummaryStatus.DELETED)
+    return list(await session.scalars(stmt.order_by(Summary.created_at.desc(), Summary.id.desc())))
+
+
+async def pending_summaries(session: AsyncSession, *, limit: int = 20) -> list[Summary]:
+    """The moderation queue, oldest first."""
+    stmt = _listing(Summary.status == SummaryStatus.PENDING)
+    return list(await session.scalars(stmt.order_by(Summary.created_at, Summary.id).limit(limit)))
