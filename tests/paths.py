@@ -1,11 +1,10 @@
-"""Where the tests find shared real data: ``../shared`` beside the checkout, and tests/data."""
+"""Where the tests find real data: tests/data, with a copy of the project's shared corpus."""
 
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = DATA / "shared"
 SEED_PAGE = SHARED / "seed" / "shortscience-home.txt"
 ARXIV_CORPUS = SHARED / "corpus" / "arxiv-api"
 CROSSREF_CORPUS = SHARED / "corpus" / "crossref-api"
 PAPERNOTES = SHARED / "corpus" / "papernotes"
-DATA = Path(__file__).resolve().parent / "data"

@@ -52,7 +52,10 @@ def load_entries(*files: Path) -> dict[str, str]:
 
 def default_entries() -> dict[str, str]:
     """Every recorded entry we have: the arXiv corpus and the seed's four papers."""
-    return load_entries(*sorted(ARXIV_CORPUS.glob("id_*.xml")), *sorted(DATA.glob("arxiv/*.xml")))
+    files = [*sorted(ARXIV_CORPUS.glob("id_*.xml")), *sorted(DATA.glob("arxiv/*.xml"))]
+    if not files:
+        raise FileNotFoundError(f"no recorded arXiv answers under {ARXIV_CORPUS}")
+    return load_entries(*files)
 
 
 @dataclass
