@@ -61,13 +61,13 @@ class Catalog:
         return await self.store(await self._arxiv.search_titles(words, limit=min(limit, 10)))
 
     async def store(self, found: Sequence[PaperData]) -> list[Paper]:
-        """Store fetched papers (a concurrent insert of the same paper is tolerated)."""
-        for attempt in range(2):
-            try:
-                async with self._db.transaction() as session:
-                    return [await store_paper(session, data) for data in found]
-            except IntegrityError:
-                if attempt:
-                    raise
-                log.info("paper stored concurrently; storing again to merge")
-        raise AssertionError("unreachable")
+        """Store fetched papers; a concurrent insert of the same paper is merged by retrying."""
+        try:
+            return await self._store(found)
+        except IntegrityError:
+            log.info("paper stored concurrently; storing again to merge")
+            return await self._store(found)
+
+    async def _store(self, found: Sequence[PaperData]) -> list[Paper]:
+        async with self._db.transaction() as session:
+            return [await store_paper(session, data) for data in found]

@@ -8,12 +8,13 @@ import time
 
 import pytest
 
-from storage.catalog.arxiv_source import ArxivSource, SourceUnavailable
+from storage.catalog.arxiv_source import ArxivSource, PaperData, SourceUnavailable
 from storage.catalog.refs import MalformedReference
 from storage.catalog.service import Catalog
-from storage.catalog.store import search_papers
+from storage.catalog.store import search_papers, store_paper
 from storage.db import Database
 from tests.fakes.arxiv import FakeArxiv
+from tests.seed import seed_paper
 
 
 async def test_new_style_id_is_fetched_once_then_local(
@@ -167,3 +168,35 @@ async def test_slow_arxiv_does_not_block_the_event_loop(
     task.cancel()
     assert time.monotonic() - started >= 0.5
     assert ticks >= 10, "the loop kept running while arXiv was slow"
+
+
+async def test_a_paper_without_arxiv_record_resolves_by_its_dblp_key_and_doi(
+    catalog: Catalog, db: Database, fake_arxiv: FakeArxiv
+) -> None:
+    alexnet = seed_paper("Imagenet classification")
+    async with db.transaction() as session:
+        stored = await store_paper(
+            session,
+            PaperData(
+                title=alexnet.title,
+                authors=alexnet.authors,
+                source="manual",
+                doi="10.1145/3065386",
+                venue=alexnet.venue,
+                year=alexnet.year,
+                categories=alexnet.keywords,
+                aliases=["dblp:conf/nips/KrizhevskySH12"],
+            ),
+        )
+    for form in (
+        "conf/nips/KrizhevskySH12",
+        "conf/nips/krizhevskysh12",
+        "10.1145/3065386",
+        "https://doi.org/10.1145/3065386",
+    ):
+        [paper] = await catalog.lookup(form)
+        assert paper.id == stored.id, form
+    [by_title] = await catalog.lookup("imagenet classification convolutional")
+    assert by_title.id == stored.id
+    assert by_title.venue == "Neural Information Processing Systems Conference"
+    assert fake_arxiv.requests == [], "known papers never reach arXiv"

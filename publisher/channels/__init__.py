@@ -1,0 +1,1 @@
+"""Publishing channels: one module per network behind `publisher.channels.base.Channel`."""

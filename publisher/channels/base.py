@@ -1,0 +1,119 @@
+"""The one small interface every publishing channel implements.
+
+A channel turns a composed `Post` into a post on its platform. `publish` returns the
+platform's id and URL, or raises exactly one of these:
+
+    ChannelError
+     ├── RetryLater        try again later; `retry_at` says when if the platform told us
+     ├── BadContent        the platform refuses this content; retrying will not help
+     ├── Reauthenticate    credentials are invalid or revoked; pause the channel
+     └── UnknownOutcome    the request may have gone out; reconcile, never re-post blindly
+
+Limits are data (`Limits`): how long a post may be as the platform counts it, how often
+and how many a day the channel may post.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Post:
+    """What to publish for one publication, already composed within the channel's limits.
+
+    Attributes:
+        publication_id: the outbox row; channels use it as an idempotency key.
+        summary_id: the summary being posted.
+        text: the post's body as the platform will show it (includes `link`).
+        link: the URL of the summary, which reconciliation looks for in recent posts.
+        title: the paper's title, for channels with a separate title field (Atom).
+        html: a rich rendering for channels that show HTML (Telegram, Atom).
+        thread: follow-up posts for channels that thread (X), each within the limit.
+        updated: when the summary was last changed (Atom entries).
+    """
+
+    publication_id: int
+    summary_id: int
+    text: str
+    link: str
+    title: str = ""
+    html: str | None = None
+    thread: tuple[str, ...] = ()
+    updated: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """The platform's confirmation: its id for the post and, where it has one, a URL."""
+
+    external_id: str
+    url: str | None = None
+
+
+class ChannelError(Exception):
+    """Base of the typed failures a channel raises; the message never holds a secret."""
+
+
+class RetryLater(ChannelError):
+    """A transient failure (rate limit, 5xx, connection refused before sending)."""
+
+    def __init__(self, reason: str, retry_at: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.retry_at = retry_at
+
+
+class BadContent(ChannelError):
+    """The platform refused the content itself (too long, duplicate, forbidden)."""
+
+
+class Reauthenticate(ChannelError):
+    """The credentials no longer work; a person must renew them."""
+
+
+class UnknownOutcome(ChannelError):
+    """The request may or may not have been acted on (timeout after sending, reset)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A platform's rules, as data.
+
+    Attributes:
+        max_length: the longest post, as `measure` counts.
+        measure: how the platform counts a text's length.
+        daily_cap: at most this many posts a day (None: no cap of ours).
+        link_required: whether the link must be in `text` (it is not for feeds).
+    """
+
+    max_length: int
+    measure: Callable[[str], int] = len
+    daily_cap: int | None = None
+    link_required: bool = True
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+class Channel(Protocol):
+    """A publishing channel: one module per network under `publisher.channels`."""
+
+    name: ClassVar[str]
+    limits: Limits
+
+    async def publish(self, post: Post) -> Published:
+        """Post it, or raise one `ChannelError` subclass."""
+        ...
+
+    async def find_existing(self, post: Post) -> Published | None:
+        """Look through the account's recent posts for one carrying `post.link`.
+
+        Used when an earlier attempt's outcome is unknown. Returns the post if found,
+        None if surely absent; raises `UnknownOutcome` if the platform cannot tell.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
