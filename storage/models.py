@@ -255,3 +255,26 @@ class PublicationAttempt(Base):
     finished_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class DraftKind(enum.StrEnum):
+    """What the text a user is typing is for."""
+
+    SUMMARY = "summary"  # a new summary of `paper_id`
+    EDIT = "edit"  # a new text for summary `target_id`
+    REJECT_REASON = "reject_reason"  # a moderator's reason for rejecting `target_id`
+
+
+class Draft(Base):
+    """What a user is in the middle of writing, kept so a restart loses nothing."""
+
+    __tablename__ = "drafts"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    kind: Mapped[DraftKind] = mapped_column(_enum(DraftKind))
+    paper_id: Mapped[int | None] = mapped_column(ForeignKey("papers.id"))
+    target_id: Mapped[int | None] = mapped_column(ForeignKey("summaries.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text, default="")
+    parts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
