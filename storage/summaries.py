@@ -64,7 +64,8 @@ async def _get(session: AsyncSession, summary_id: int) -> Summary:
     return summary
 
 
-def _check_author_or_moderator(summary: Summary, actor: User, action: str) -> None:
+def check_can_change(summary: Summary, actor: User, action: str) -> None:
+    """Refuse unless `actor` wrote `summary` or moderates; `action` is a verb for the message."""
     if summary.author_id != actor.id and not is_moderator(actor):
         raise PermissionDenied(
             f"Only the author or a moderator can {action} summary #{summary.id}."
@@ -118,7 +119,7 @@ async def submit_summary(
 async def edit_summary(session: AsyncSession, actor: User, summary_id: int, body: str) -> Summary:
     """Replace a summary's text, keeping the old one; a rejected summary goes back to review."""
     summary = await _get(session, summary_id)
-    _check_author_or_moderator(summary, actor, "edit")
+    check_can_change(summary, actor, "edit")
     text = check_body(body)
     if text == summary.body:
         return summary
@@ -134,7 +135,7 @@ async def edit_summary(session: AsyncSession, actor: User, summary_id: int, body
 async def delete_summary(session: AsyncSession, actor: User, summary_id: int) -> Summary:
     """Withdraw a summary; posts not yet made are cancelled."""
     summary = await _get(session, summary_id)
-    _check_author_or_moderator(summary, actor, "delete")
+    check_can_change(summary, actor, "delete")
     summary.status = SummaryStatus.DELETED
     summary.updated_at = utcnow()
     await cancel_publications(session, summary.id)
@@ -274,6 +275,30 @@ async def count_paper_summaries(session: AsyncSession, paper_id: int) -> int:
         .where(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
     )
     return int(count or 0)
+
+
+async def summary_counts(session: AsyncSession, paper_ids: Sequence[int]) -> dict[int, int]:
+    """How many approved summaries each of these papers has (absent: none)."""
+    if not paper_ids:
+        return {}
+    rows = await session.execute(
+        select(Summary.paper_id, func.count())
+        .where(Summary.paper_id.in_(paper_ids), Summary.status == SummaryStatus.APPROVED)
+        .group_by(Summary.paper_id)
+    )
+    return {paper_id: count for paper_id, count in rows.tuples()}
+
+
+async def find_own_summary(session: AsyncSession, author_id: int, paper_id: int) -> Summary | None:
+    """The author's live summary of this paper, if they wrote one."""
+    summary: Summary | None = await session.scalar(
+        select(Summary).where(
+            Summary.author_id == author_id,
+            Summary.paper_id == paper_id,
+            Summary.status != SummaryStatus.DELETED,
+        )
+    )
+    return summary
 
 
 async def user_summaries(session: AsyncSession, author_id: int) -> list[Summary]:

@@ -6,16 +6,25 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal_column, or_, select, text
+from sqlalchemy import ColumnElement, exists, func, literal_column, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.catalog.arxiv_source import PaperData
 from storage.catalog.refs import PaperRef, RefKind
-from storage.models import Paper, PaperAlias, utcnow
+from storage.models import Paper, PaperAlias, Summary, SummaryStatus, utcnow
 
 _TERM = re.compile(r"[^\W_]+")
+_FTS_ALL = text(
+    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
+    " ORDER BY bm25(papers_fts, 10.0, 1.0), rowid LIMIT :limit OFFSET :offset"
+)
+_FTS_SUMMARIZED = text(
+    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q AND EXISTS (SELECT 1 FROM summaries"
+    " WHERE summaries.paper_id = papers_fts.rowid AND summaries.status = 'approved')"
+    " ORDER BY bm25(papers_fts, 10.0, 1.0), rowid LIMIT :limit OFFSET :offset"
+)
 
 
 async def find_paper(session: AsyncSession, ref: PaperRef) -> Paper | None:
@@ -97,9 +106,20 @@ def _tsquery(words: str) -> str | None:
 
 
 async def search_papers(
-    session: AsyncSession, words: str, *, limit: int = 10, offset: int = 0
+    session: AsyncSession,
+    words: str,
+    *,
+    limit: int = 10,
+    offset: int = 0,
+    with_summaries: bool = False,
 ) -> list[Paper]:
-    """Papers whose title or authors hold all `words` (the last may be a prefix), best first."""
+    """Papers whose title or authors hold all `words` (the last may be a prefix), best first.
+
+    With `with_summaries`, only papers that have an approved summary.
+    """
+    summarized = exists().where(
+        Summary.paper_id == Paper.id, Summary.status == SummaryStatus.APPROVED
+    )
     if session.bind.dialect.name == "postgresql":
         query = _tsquery(words)
         if query is None:
@@ -108,7 +128,7 @@ async def search_papers(
         vector: ColumnElement[Any] = literal_column("papers.search_vector")
         stmt = (
             select(Paper)
-            .where(vector.op("@@")(tsq))
+            .where(vector.op("@@")(tsq), summarized if with_summaries else true())
             .order_by(func.ts_rank_cd(vector, tsq).desc(), Paper.id)
             .limit(limit)
             .offset(offset)
@@ -118,10 +138,7 @@ async def search_papers(
     if match is None:
         return []
     ids = await session.execute(
-        text(
-            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q "
-            "ORDER BY bm25(papers_fts, 10.0, 1.0), rowid LIMIT :limit OFFSET :offset"
-        ),
+        _FTS_SUMMARIZED if with_summaries else _FTS_ALL,
         {"q": match, "limit": limit, "offset": offset},
     )
     order = [row[0] for row in ids]

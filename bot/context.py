@@ -1,0 +1,173 @@
+"""What every handler has at hand: the services, the acting user, and a way to reply.
+
+`BotContext` is python-telegram-bot's per-update context with two additions: `services`
+(settings, database, catalog, limits) and `actor` (the `User` row of whoever sent the
+update, loaded once by the gate in `bot.app`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from functools import wraps
+from html import escape
+from typing import Any, Concatenate, ParamSpec
+
+from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
+from telegram.constants import ParseMode
+from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
+
+from bot.ratelimit import RateLimiter
+from config import Settings
+from storage.catalog.arxiv_source import SourceUnavailable
+from storage.catalog.refs import MalformedReference
+from storage.catalog.service import Catalog
+from storage.db import Database
+from storage.errors import StorageError
+from storage.models import User
+
+log = logging.getLogger(__name__)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+@dataclass
+class Services:
+    """The bot's dependencies, built once by the composition root."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+
+    @property
+    def moderated(self) -> bool:
+        """Whether summaries wait for a moderator (``SHORTSCI_ADMINS`` is set)."""
+        return bool(self.settings.admins)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The publishing channels an approval enqueues."""
+        return self.settings.enabled_channels()
+
+
+class BotContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
+    """The handler context, with `services` and the acting `actor`."""
+
+    def __init__(
+        self,
+        application: Application[Any, Any, Any, Any, Any, Any],
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application, chat_id, user_id)
+        self.actor: User | None = None
+        self.answered = False
+
+    @property
+    def services(self) -> Services:
+        """The services stored in ``bot_data`` at start."""
+        services: Services = self.bot_data["services"]
+        return services
+
+    @property
+    def user(self) -> User:
+        """The acting user (the gate loads it before any handler runs)."""
+        if self.actor is None:
+            raise RuntimeError("no acting user for this update")
+        return self.actor
+
+
+class PerUserOrder(BaseUpdateProcessor):
+    """Updates run concurrently, but one user's updates run in the order they were sent.
+
+    So a slow arXiv answer for one person never stalls another, and the parts of a
+    summary sent in a row are added to the draft in order.
+    """
+
+    def __init__(self, max_concurrent_updates: int = 64) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.active = 0  # updates being handled or waiting for their user's turn
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run the update's handlers after that user's earlier updates."""
+        self.active += 1
+        try:
+            user = update.effective_user if isinstance(update, Update) else None
+            if user is None:
+                await coroutine
+                return
+            lock = self._locks.get(user.id)
+            if lock is None:
+                lock = asyncio.Lock()
+                self._locks[user.id] = lock
+            async with lock:
+                await coroutine
+        finally:
+            self.active -= 1
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to tear down."""
+
+
+async def reply(
+    update: Update,
+    context: BotContext,
+    html: str,
+    keyboard: InlineKeyboardMarkup | None = None,
+) -> Message:
+    """Send an HTML message to the chat the update came from."""
+    chat = update.effective_chat
+    if chat is None:
+        raise RuntimeError("update has no chat to reply to")
+    return await context.bot.send_message(
+        chat.id,
+        html,
+        parse_mode=ParseMode.HTML,
+        reply_markup=keyboard,
+        link_preview_options=NO_PREVIEW,
+    )
+
+
+P = ParamSpec("P")
+
+
+def friendly(
+    handler: Callable[Concatenate[Update, BotContext, P], Awaitable[None]],
+) -> Callable[Concatenate[Update, BotContext, P], Coroutine[Any, Any, None]]:
+    """Turn the refusals users can cause into a plain reply (or a callback answer)."""
+
+    @wraps(handler)
+    async def wrapper(
+        update: Update, context: BotContext, *args: P.args, **kwargs: P.kwargs
+    ) -> None:
+        try:
+            await handler(update, context, *args, **kwargs)
+        except (StorageError, MalformedReference, SourceUnavailable) as exc:
+            actor = context.actor.id if context.actor else None
+            log.info("refused %s for user %s: %s", handler.__name__, actor, type(exc).__name__)
+            await tell(update, context, str(exc))
+
+    return wrapper  # type: ignore[return-value]  # mypy cannot see through functools.wraps
+
+
+async def answer(update: Update, context: BotContext, text: str | None = None) -> bool:
+    """Answer the button press once (Telegram wants exactly one answer); False if done before."""
+    query = update.callback_query
+    if query is None or context.answered:
+        return False
+    context.answered = True
+    await query.answer(text[:200] if text else None, show_alert=bool(text and len(text) > 60))
+    return True
+
+
+async def tell(update: Update, context: BotContext, text: str) -> None:
+    """A short plain-text answer: as the button's answer if still possible, else a message."""
+    if not await answer(update, context, text):
+        await reply(update, context, escape(text))

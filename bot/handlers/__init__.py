@@ -1,0 +1,1 @@
+"""Chat handlers, one module per flow."""

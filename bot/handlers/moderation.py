@@ -1,0 +1,184 @@
+"""Moderation: /queue with Approve / Reject, reasons, telling authors, /ban and /unban.
+
+Every action checks the presser's role in storage; a button alone grants nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+
+from bot import render
+from bot.callbacks import Action, Callback, button_data
+from bot.context import NO_PREVIEW, BotContext, answer, friendly, reply
+from storage.drafts import drop_draft, start_draft
+from storage.errors import PermissionDenied
+from storage.models import Draft, DraftKind
+from storage.summaries import (
+    approve_summary,
+    get_summary,
+    pending_summaries,
+    reject_summary,
+)
+from storage.users import find_user, is_moderator, set_banned
+
+log = logging.getLogger(__name__)
+QUEUE_PAGE = 5
+
+
+def _decision_keyboard(summary_id: int) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    "✅ Approve", callback_data=button_data(Action.APPROVE, summary_id)
+                ),
+                InlineKeyboardButton(
+                    "❌ Reject", callback_data=button_data(Action.REJECT, summary_id)
+                ),
+            ]
+        ]
+    )
+
+
+def _require_moderator(context: BotContext) -> None:
+    if not is_moderator(context.user):
+        raise PermissionDenied("This is for moderators only.")
+
+
+async def _send(
+    context: BotContext, chat_id: int, html: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """Message someone other than the current chat; a failure is logged, never fatal."""
+    try:
+        await context.bot.send_message(
+            chat_id,
+            html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except TelegramError as exc:
+        log.warning("could not message user %s: %s", chat_id, exc)
+
+
+async def notify_moderators(context: BotContext, summary_id: int) -> None:
+    """Tell each moderator a summary waits for review."""
+    for moderator_id in sorted(context.services.settings.admins):
+        await _send(
+            context,
+            moderator_id,
+            f"📥 Summary #{summary_id} waits for review. See /queue.",
+        )
+
+
+@friendly
+async def queue_command(update: Update, context: BotContext) -> None:
+    """Shows the summaries waiting for review, each with Approve / Reject."""
+    _require_moderator(context)
+    async with context.services.db.sessions() as session:
+        waiting = await pending_summaries(session, limit=QUEUE_PAGE)
+    if not waiting:
+        await reply(update, context, "Nothing waits for review. 🎉")
+        return
+    for summary in waiting:
+        chunks = render.summary_chunks(summary, with_paper=True)
+        for chunk in chunks[:-1]:
+            await reply(update, context, chunk)
+        await reply(update, context, chunks[-1], _decision_keyboard(summary.id))
+
+
+async def on_moderation_button(update: Update, context: BotContext, callback: Callback) -> None:
+    """Approve or Reject under a queued summary."""
+    _require_moderator(context)
+    summary_id = callback.arg
+    query = update.callback_query
+    assert query is not None
+    if callback.action is Action.APPROVE:
+        async with context.services.db.transaction() as session:
+            summary = await approve_summary(
+                session, context.user, summary_id, channels=context.services.channels
+            )
+            author_id, title = (
+                summary.author_id,
+                (await get_summary(session, summary_id)).paper.title,
+            )
+        await answer(update, context, "Approved")
+        await query.edit_message_reply_markup(None)
+        await reply(
+            update, context, f"✅ Summary #{summary_id} is approved and queued for publishing."
+        )
+        await _send(
+            context,
+            author_id,
+            f"✅ Your summary #{summary_id} of <b>{escape(title)}</b> is approved and "
+            "published. Thank you!",
+        )
+        return
+    async with context.services.db.transaction() as session:
+        await get_summary(session, summary_id)
+        await start_draft(session, context.user, DraftKind.REJECT_REASON, target_id=summary_id)
+    await answer(update, context)
+    await reply(
+        update,
+        context,
+        f"Why is summary #{summary_id} rejected? Send the reason (the author will read it), "
+        "or /cancel.",
+    )
+
+
+async def finish_reject(update: Update, context: BotContext, draft: Draft, reason: str) -> None:
+    """The moderator's reason arrived: reject and tell the author."""
+    _require_moderator(context)
+    assert draft.target_id is not None
+    async with context.services.db.transaction() as session:
+        summary = await reject_summary(session, context.user, draft.target_id, reason)
+        await drop_draft(session, context.user.id)
+        summary = await get_summary(session, summary.id)
+        author_id, title, why = summary.author_id, summary.paper.title, summary.reject_reason or ""
+    await reply(update, context, f"❌ Summary #{summary.id} is rejected; the author is told why.")
+    await _send(
+        context,
+        author_id,
+        f"❌ Your summary #{summary.id} of <b>{escape(title)}</b> was not approved.\n"
+        f"Reason: {escape(why)}\n"
+        f"You can change it with /edit {summary.id}; it then goes back to review.",
+    )
+
+
+async def _ban(update: Update, context: BotContext, banned: bool) -> None:
+    _require_moderator(context)
+    handle = (context.args or [""])[0]
+    if not handle:
+        await reply(
+            update,
+            context,
+            f"Whom? For example: /{'ban' if banned else 'unban'} @username or a user id.",
+        )
+        return
+    async with context.services.db.transaction() as session:
+        target = await find_user(session, handle)
+        if target is None:
+            await reply(
+                update, context, "I don't know that user; they must have written to me first."
+            )
+            return
+        await set_banned(session, context.user, target.id, banned)
+    verb = "banned" if banned else "unbanned"
+    await reply(update, context, f"{escape(render.author_name(target))} is {verb}.")
+
+
+@friendly
+async def ban_command(update: Update, context: BotContext) -> None:
+    """Bans a user (moderators)."""
+    await _ban(update, context, True)
+
+
+@friendly
+async def unban_command(update: Update, context: BotContext) -> None:
+    """Lifts a ban (moderators)."""
+    await _ban(update, context, False)

@@ -1,0 +1,244 @@
+"""Reading: /start and deep links, /help, /paper, /search, /latest, links in messages."""
+
+from __future__ import annotations
+
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from bot import render
+from bot.callbacks import Action, Callback, button_data
+from bot.context import BotContext, answer, friendly, reply, tell
+from storage.catalog.refs import PaperRef
+from storage.catalog.store import get_paper
+from storage.errors import NotFound
+from storage.models import Paper, Summary
+from storage.summaries import (
+    count_paper_summaries,
+    get_summary,
+    latest_summaries,
+    paper_summaries,
+    summary_counts,
+)
+
+PAGE = 3
+LATEST_PAGE = 5
+HELP = """<b>ShortSci</b>: short, human-written summaries of research papers.
+
+<b>Read</b>
+/paper &lt;ref&gt; a paper and its summaries (arXiv id or link, DOI, or title words)
+/search &lt;words&gt; find papers by title or author
+/latest the newest summaries
+You can also just send me an arXiv or DOI link.
+
+<b>Write</b>
+/submit &lt;ref&gt; write a summary (Markdown, LaTeX in $…$), then /done
+/cancel drop your draft
+/mine your summaries · /edit &lt;id&gt; · /delete &lt;id&gt;"""
+MODERATOR_HELP = """
+
+<b>Moderate</b>
+/queue summaries waiting for review · /ban &lt;user&gt; · /unban &lt;user&gt;"""
+
+
+async def start(update: Update, context: BotContext) -> None:
+    """Greets, or opens the paper or summary a deep link names."""
+    payload = context.args[0] if context.args else ""
+    kind, _, number = payload.partition("_")
+    if kind in ("p", "s") and number.isdigit():
+        if kind == "p":
+            await open_paper(update, context, int(number))
+        else:
+            await open_summary(update, context, int(number))
+        return
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: BotContext) -> None:
+    """Lists what the bot can do (moderators see their commands too)."""
+    moderator = context.user.id in context.services.settings.admins
+    await reply(update, context, HELP + (MODERATOR_HELP if moderator else ""))
+
+
+async def wait_if_limited(update: Update, context: BotContext, kind: str) -> bool:
+    """Count a `kind` action; if over the user's limit, say when to come back."""
+    wait = context.services.limiter.hit(context.user.id, kind)
+    if wait is None:
+        return False
+    await tell(update, context, f"Slow down a little: try again in {max(1, round(wait))} s.")
+    return True
+
+
+@friendly
+async def paper_command(update: Update, context: BotContext) -> None:
+    """Shows the paper a reference names, or the papers its title words match."""
+    text = " ".join(context.args or [])
+    if not text:
+        await reply(
+            update,
+            context,
+            "Which paper? For example: /paper 1512.03385 or /paper deep residual learning",
+        )
+        return
+    await lookup(update, context, text)
+
+
+@friendly
+async def search_command(update: Update, context: BotContext) -> None:
+    """Lists papers whose title or authors match the words."""
+    words = " ".join(context.args or [])
+    if not words:
+        await reply(update, context, "Search for what? For example: /search generative adversarial")
+        return
+    if await wait_if_limited(update, context, "lookup"):
+        return
+    papers = await context.services.catalog.search(words, limit=10)
+    await show_choices(update, context, papers, words)
+
+
+async def lookup(update: Update, context: BotContext, text: str) -> None:
+    """Resolve a reference and show the paper, or the choices for title words."""
+    if await wait_if_limited(update, context, "lookup"):
+        return
+    papers = await context.services.catalog.lookup(text, limit=10)
+    if len(papers) == 1:
+        await show_paper(update, context, papers[0])
+    else:
+        await show_choices(update, context, papers, text)
+
+
+async def lookup_ref(update: Update, context: BotContext, ref: PaperRef) -> None:
+    """Show the paper an identifier found in a message names."""
+    if await wait_if_limited(update, context, "lookup"):
+        return
+    paper = await context.services.catalog.resolve(ref)
+    if paper is None:
+        await reply(update, context, not_found_text(ref.versioned_id))
+        return
+    await show_paper(update, context, paper)
+
+
+def not_found_text(what: str) -> str:
+    """What to say when no paper matches."""
+    return (
+        f"I could not find a paper for <code>{escape(what)}</code>. Check the id or link, "
+        "or try /search with words from the title."
+    )
+
+
+async def show_choices(update: Update, context: BotContext, papers: list[Paper], what: str) -> None:
+    """Numbered papers to pick from (or a not-found note)."""
+    if not papers:
+        await reply(update, context, not_found_text(what))
+        return
+    async with context.services.db.sessions() as session:
+        counts = await summary_counts(session, [p.id for p in papers])
+    text, keyboard = render.paper_list(papers, counts)
+    await reply(update, context, f"Papers matching <i>{escape(what)}</i>:\n\n{text}", keyboard)
+
+
+async def show_paper(update: Update, context: BotContext, paper: Paper) -> None:
+    """The paper card, then its best summaries."""
+    async with context.services.db.sessions() as session:
+        total = await count_paper_summaries(session, paper.id)
+    await reply(update, context, render.paper_card(paper, total), render.card_keyboard(paper))
+    if total:
+        await send_summaries(update, context, paper.id, 0, total)
+
+
+async def send_summaries(
+    update: Update, context: BotContext, paper_id: int, offset: int, total: int | None = None
+) -> None:
+    """One page of a paper's summaries, each in its own message(s), with votes and paging."""
+    async with context.services.db.sessions() as session:
+        summaries = await paper_summaries(session, paper_id, limit=PAGE, offset=offset)
+        if total is None:
+            total = await count_paper_summaries(session, paper_id)
+    if not summaries:
+        await tell(update, context, "There are no more summaries of this paper.")
+        return
+    for summary in summaries:
+        await send_summary(update, context, summary)
+    shown = offset + len(summaries)
+    if shown < total:
+        more = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "More summaries ▸", callback_data=button_data(Action.PAGE, paper_id, shown)
+                    )
+                ]
+            ]
+        )
+        await reply(update, context, f"Showing {offset + 1}–{shown} of {total} summaries.", more)
+
+
+async def send_summary(
+    update: Update, context: BotContext, summary: Summary, *, with_paper: bool = False
+) -> None:
+    """A summary's messages; the vote buttons go under the last one."""
+    chunks = render.summary_chunks(summary, with_paper=with_paper)
+    for chunk in chunks[:-1]:
+        await reply(update, context, chunk)
+    await reply(update, context, chunks[-1], render.vote_keyboard(summary))
+
+
+async def open_paper(update: Update, context: BotContext, paper_id: int) -> None:
+    """Show a paper by its internal id (deep links and buttons)."""
+    async with context.services.db.sessions() as session:
+        paper = await get_paper(session, paper_id)
+    if paper is None:
+        await tell(update, context, "That paper is not in the catalog.")
+        return
+    await show_paper(update, context, paper)
+
+
+async def open_summary(update: Update, context: BotContext, summary_id: int) -> None:
+    """Show one published summary with its paper's title (deep links and buttons)."""
+    async with context.services.db.sessions() as session:
+        try:
+            summary = await get_summary(session, summary_id)
+        except NotFound as exc:
+            await tell(update, context, str(exc))
+            return
+    visible = summary.status.value == "approved" or summary.author_id == context.user.id
+    if not visible and context.user.id not in context.services.settings.admins:
+        await tell(update, context, f"Summary #{summary_id} is not published.")
+        return
+    await send_summary(update, context, summary, with_paper=True)
+
+
+async def latest(update: Update, context: BotContext, offset: int = 0) -> None:
+    """The newest published summaries, a page at a time."""
+    async with context.services.db.sessions() as session:
+        summaries = await latest_summaries(session, limit=LATEST_PAGE + 1, offset=offset)
+    if not summaries:
+        await tell(
+            update, context, "No summaries have been published yet. Write the first with /submit!"
+        )
+        return
+    page = summaries[:LATEST_PAGE]
+    more = offset + LATEST_PAGE if len(summaries) > LATEST_PAGE else None
+    text = "<b>Latest summaries</b>\n\n" + render.summary_list(page)
+    await reply(update, context, text, render.open_buttons(page, more))
+
+
+async def latest_command(update: Update, context: BotContext) -> None:
+    """Lists the newest published summaries."""
+    await latest(update, context)
+
+
+async def on_reading_button(update: Update, context: BotContext, callback: Callback) -> None:
+    """Paging and opening buttons."""
+    query = update.callback_query
+    assert query is not None
+    if callback.action is Action.PAGE:
+        await answer(update, context)
+        await query.edit_message_reply_markup(None)
+        await send_summaries(update, context, callback.arg, callback.extra)
+    elif callback.action is Action.LATEST:
+        await latest(update, context, callback.arg)
+    elif callback.action is Action.OPEN_PAPER:
+        await open_paper(update, context, callback.arg)
+    elif callback.action is Action.OPEN_SUMMARY:
+        await open_summary(update, context, callback.arg)

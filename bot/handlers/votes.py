@@ -1,0 +1,27 @@
+"""Votes: 👍 / 👎 under each summary; one per user, changeable, never on one's own."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot import render
+from bot.callbacks import Callback
+from bot.context import BotContext, answer
+from storage.summaries import get_summary, vote
+
+ANSWERS = {1: "👍 Thanks for your vote", -1: "👎 Noted", 0: "Vote withdrawn"}
+
+
+async def on_vote(update: Update, context: BotContext, callback: Callback) -> None:
+    """Record the vote, answer, and show the new score on the button."""
+    async with context.services.db.transaction() as session:
+        result = await vote(session, context.user, callback.arg, callback.extra)
+        summary = await get_summary(session, callback.arg)
+    await answer(update, context, ANSWERS[result.my_vote])
+    query = update.callback_query
+    assert query is not None
+    keyboard = render.vote_keyboard(summary)
+    message = query.message
+    current = getattr(message, "reply_markup", None)
+    if current is None or current.to_dict() != keyboard.to_dict():
+        await query.edit_message_reply_markup(keyboard)
