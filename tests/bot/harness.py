@@ -31,6 +31,7 @@ class Chat:
     emu: BotApiEmulator
     app: Application[Any, Any, Any, Any, Any, Any]
     services: Services
+    mod: User  # a moderator (in SHORTSCI_ADMINS) who has opened a chat with the bot
 
     @property
     def _processor(self) -> PerUserOrder:
@@ -113,7 +114,9 @@ async def running_bot(
         async with app:
             await start_polling(app, poll_timeout=1)
             try:
-                yield Chat(emu, app, services)
+                moderator = emu.add_user("Mo", "mo", user_id=MODERATOR_ID)
+                emu.private_chat(moderator)
+                yield Chat(emu, app, services, moderator)
             finally:
                 await stop(app)
         assert emu.errors == [], f"Telegram would have refused: {emu.errors}"
