@@ -11,14 +11,17 @@ import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
+from bot.console import BOT_USERNAME as CONSOLE_BOT_USERNAME
 from bot.console import chat
 from bot.context import Services
 from bot.runner import serve_bot
 from config import ConfigError, Settings, configure_logging, load_settings
+from publisher.dispatcher import Dispatcher
+from publisher.service import build_dispatcher, build_scheduler, dry_run, telegram_bot
 from storage.catalog.arxiv_source import ArxivSource
 from storage.catalog.service import Catalog
+from storage.channels import channel_reports, format_reports
 from storage.db import Database, DatabaseError
-from storage.publications import queue_depth
 
 log = logging.getLogger("shortsci")
 
@@ -47,14 +50,87 @@ def _stop_on_signals(stopping: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stopping.set)
 
 
+@contextlib.asynccontextmanager
+async def publishing(
+    settings: Settings, db: Database, *, fallback_username: str | None = None
+) -> AsyncIterator[Dispatcher]:
+    """The dispatcher with its channels and Telegram client; all closed afterwards."""
+    bot = telegram_bot(settings)
+    username = fallback_username
+    if bot is not None:
+        await bot.initialize()  # getMe: the bot's username makes the deep links
+        username = bot.username
+    dispatcher = build_dispatcher(settings, db, bot=bot, bot_username=username)
+    try:
+        yield dispatcher
+    finally:
+        for channel in dispatcher.channels.values():
+            await channel.aclose()
+        if bot is not None:
+            await bot.shutdown()
+
+
+async def _serve_publisher(
+    settings: Settings, db: Database, stopping: asyncio.Event, username: str | None = None
+) -> None:
+    async with publishing(settings, db, fallback_username=username) as dispatcher:
+        scheduler = build_scheduler(dispatcher, settings)
+        scheduler.start()
+        log.info("publisher scheduled for: %s", ", ".join(dispatcher.channels))
+        try:
+            await stopping.wait()
+        finally:
+            scheduler.shutdown(wait=False)
+
+
 async def _run(settings: Settings) -> int:
+    stopping = asyncio.Event()
     async with services(settings) as svc:
         if settings.telegram_token is None:
-            await chat(svc, connected=False)
+            publisher = asyncio.create_task(
+                _serve_publisher(settings, svc.db, stopping, username=CONSOLE_BOT_USERNAME)
+            )
+            try:
+                await chat(svc, connected=False)
+            finally:
+                stopping.set()
+                await publisher
             return 0
+        _stop_on_signals(stopping)
+        await asyncio.gather(serve_bot(svc, stopping), _serve_publisher(settings, svc.db, stopping))
+    return 0
+
+
+async def _publisher(settings: Settings) -> int:
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
         stopping = asyncio.Event()
         _stop_on_signals(stopping)
-        await serve_bot(svc, stopping)
+        await _serve_publisher(settings, db, stopping)
+    finally:
+        await db.dispose()
+    return 0
+
+
+async def _publish_once(settings: Settings, dry_run_only: bool) -> int:
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        async with publishing(settings, db) as dispatcher:
+            if dry_run_only:
+                planned = await dry_run(dispatcher)
+                for channel, publication_id, text in planned:
+                    print(f"── {channel} · publication #{publication_id} ──\n{text}\n")
+                print(f"{len(planned)} post(s) would be made; nothing was posted.")
+                return 0
+            report = await dispatcher.run_once()
+    finally:
+        await db.dispose()
+    for channel in dispatcher.channels:
+        outcomes = report.outcomes.get(channel, {})
+        summary = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "nothing due"
+        print(f"{channel}: {report.skipped.get(channel, summary)}")
     return 0
 
 
@@ -89,24 +165,25 @@ async def _db_upgrade(settings: Settings) -> int:
 
 
 async def _status(settings: Settings) -> int:
-    async with services(settings) as svc, svc.db.sessions() as session:
-        depth = await queue_depth(session)
-    states = ("pending", "claimed", "posted", "review", "failed")
-    print(f"{'channel':<10} {'enabled':<8}" + "".join(f"{state:>9}" for state in states))
-    enabled = settings.enabled_channels()
-    for channel in sorted(set(enabled) | set(depth)):
-        counts = depth.get(channel, {})
-        flag = "yes" if channel in enabled else "no"
-        print(f"{channel:<10} {flag:<8}" + "".join(f"{counts.get(s, 0):>9}" for s in states))
+    db = Database(settings.database_url)
+    try:
+        await db.upgrade()
+        async with db.sessions() as session:
+            reports = await channel_reports(session, settings.enabled_channels())
+    finally:
+        await db.dispose()
+    print(format_reports(reports))
     return 0
 
 
-COMMANDS: dict[str, Callable[[Settings], Coroutine[Any, Any, int]]] = {
-    "run": _run,
-    "bot": _bot,
-    "chat": _chat,
-    "db upgrade": _db_upgrade,
-    "status": _status,
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
+    "run": lambda s, _: _run(s),
+    "bot": lambda s, _: _bot(s),
+    "publisher": lambda s, _: _publisher(s),
+    "publish": lambda s, a: _publish_once(s, a.dry_run),
+    "chat": lambda s, _: _chat(s),
+    "db upgrade": lambda s, _: _db_upgrade(s),
+    "status": lambda s, _: _status(s),
 }
 
 
@@ -118,11 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", help="the bot and the scheduled publisher in one process")
     commands.add_parser("bot", help="the Telegram bot alone")
+    commands.add_parser("publisher", help="the scheduled publisher alone")
+    publish = commands.add_parser("publish", help="one publishing cycle, then exit")
+    publish.add_argument("--once", action="store_true", required=True, help="one cycle (required)")
+    publish.add_argument("--dry-run", action="store_true", help="print what would be posted")
     commands.add_parser("chat", help="chat with the bot in this terminal (local emulator)")
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every pending migration")
-    commands.add_parser("status", help="publication queue depth per channel")
+    commands.add_parser("status", help="per channel: queue, last success and error, paused")
     return parser
 
 
@@ -133,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         configure_logging(settings.log_level, settings.secret_values())
         name = " ".join(filter(None, [args.command, getattr(args, "action", None)]))
-        return asyncio.run(COMMANDS[name](settings))
+        return asyncio.run(COMMANDS[name](settings, args))
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -52,6 +52,9 @@ COMMANDS: list[tuple[str, Command, str]] = [
     ("queue", moderation.queue_command, "Summaries waiting for review (moderators)"),
     ("ban", moderation.ban_command, "Ban a user (moderators)"),
     ("unban", moderation.unban_command, "Lift a ban (moderators)"),
+    ("status", moderation.status_command, "Publishing health (moderators)"),
+    ("review", moderation.review_command, "Posts whose outcome is unknown (moderators)"),
+    ("resume", moderation.resume_command, "Resume a paused channel (moderators)"),
 ]
 
 BUTTONS: dict[Action, Button] = {
@@ -69,6 +72,8 @@ BUTTONS: dict[Action, Button] = {
     Action.KEEP: submitting.on_draft_button,
     Action.APPROVE: moderation.on_moderation_button,
     Action.REJECT: moderation.on_moderation_button,
+    Action.MARK_POSTED: moderation.on_review_button,
+    Action.POST_AGAIN: moderation.on_review_button,
 }
 
 

@@ -29,6 +29,8 @@ class Action(StrEnum):
     KEEP = "dk"  # dk:<summary>             delete cancelled
     APPROVE = "ap"  # ap:<summary>
     REJECT = "rj"  # rj:<summary>
+    MARK_POSTED = "mp"  # mp:<publication>    a moderator saw it on the platform
+    POST_AGAIN = "pa"  # pa:<publication>     a moderator checked it is absent: post it
 
 
 _SHAPE = re.compile(r"^([a-z]{2}|v):(-?\d{1,12})(?::(-?\d{1,12}))?$")

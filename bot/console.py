@@ -19,6 +19,7 @@ from bot.emulator import BotApiEmulator, Event
 from bot.emulator.state import Message, User
 
 TOKEN = "1000000000:CONSOLE-local-emulator-token-000000"  # noqa: S105 - local emulator only
+BOT_USERNAME = "shortsci_local_bot"
 MEMBER_ID, MODERATOR_ID = 1001, 1000
 HELP = """Commands: type a message to the bot; a number presses that button of the last message;
 :switch  talk as the other person (you / moderator)     :file PATH  send a file
@@ -146,7 +147,7 @@ async def chat(
 ) -> None:
     """Run the bot against an in-process emulator and chat with it from the terminal."""
     services = with_console_moderator(services)
-    async with BotApiEmulator(token=TOKEN, bot_username="shortsci_local_bot") as emu:
+    async with BotApiEmulator(token=TOKEN, bot_username=BOT_USERNAME) as emu:
         console = Console(emu, out)
         application = build_application(
             services, TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url

@@ -104,6 +104,17 @@ class Settings(BaseSettings):
     webhook_port: int = Field(8443, ge=1, le=65535, json_schema_extra={"example": "8443"})
 
     publish_interval_seconds: int = Field(60, ge=1, json_schema_extra={"example": "60"})
+    publish_schedule: dict[str, str] = Field(
+        default_factory=dict, json_schema_extra={"example": '{"x": "0 9-21/2 * * *"}'}
+    )
+    quiet_hours: dict[str, str] = Field(
+        default_factory=dict, json_schema_extra={"example": '{"x": "22:00-07:00"}'}
+    )
+    daily_caps: dict[str, int] = Field(
+        default_factory=lambda: {"x": 17}, json_schema_extra={"example": '{"x": 17}'}
+    )
+    x_thread: bool = Field(False, json_schema_extra={"example": "true"})
+    bot_username: str | None = _optional("shortsci_bot")
     log_level: str = Field("INFO", json_schema_extra={"example": "DEBUG"})
 
     @classmethod
@@ -169,6 +180,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if not value.endswith("/bot") else value
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_hours(cls, value: dict[str, str]) -> dict[str, str]:
+        for channel, span in value.items():
+            start, sep, end = span.partition("-")
+            if not sep or not all(_is_clock(t) for t in (start, end)):
+                raise ValueError(f"{channel}: {span!r} is not a span like 22:00-07:00")
+        return value
+
+    @field_validator("publish_schedule")
+    @classmethod
+    def _schedule(cls, value: dict[str, str]) -> dict[str, str]:
+        for channel, rule in value.items():
+            fields = rule.split()
+            if not (rule.strip().isdigit() or len(fields) == 5):
+                raise ValueError(
+                    f"{channel}: {rule!r} is neither seconds between runs nor a 5-field cron rule"
+                )
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -223,6 +254,17 @@ class Settings(BaseSettings):
             if isinstance(value, SecretStr) and value.get_secret_value():
                 values.append(value.get_secret_value())
         return values
+
+
+def _is_clock(text: str) -> bool:
+    hours, sep, minutes = text.strip().partition(":")
+    return (
+        bool(sep)
+        and hours.isdigit()
+        and minutes.isdigit()
+        and int(hours) < 24
+        and int(minutes) < 60
+    )
 
 
 def _describe(error: dict[str, Any]) -> str:

@@ -35,6 +35,23 @@ _MENTION = re.compile(r"(?<![\w/])@(\w+)@[\w.-]+\w", re.ASCII)
 # Regular whitespace separates words; a no-break space (inside formulas) does not.
 _BREAK = re.compile(r"[^\S\u00a0\u202f\u2007]+")
 _TRAILING = " \t\n\r,;:-–—"
+# Scripts written without spaces (CJK) and emoji may break after any of their characters.
+_WIDE = re.compile(
+    "[\u2600-\u27bf\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
+    "\uac00-\ud7af\uf900-\ufaff\uff00-\uffef\U0001f000-\U0001faff]"
+)
+
+
+def _break_points(text: str) -> list[int]:
+    """Offsets where a line may be cut: before white space, after a CJK or emoji cluster."""
+    points = {m.start() for m in _BREAK.finditer(text) if m.start() > 0}
+    if _WIDE.search(text):
+        offset = 0
+        for cluster in grapheme.graphemes(text):
+            offset += len(cluster)
+            if _WIDE.match(cluster) and offset < len(text):
+                points.add(offset)
+    return sorted(points)
 
 
 def utf16_length(text: str) -> int:
@@ -86,7 +103,7 @@ def truncate_words(
         return text
     if measure(ellipsis) > limit:
         return ""
-    ends = [m.start() for m in _BREAK.finditer(text) if m.start() > 0]
+    ends = _break_points(text)
 
     def candidate(k: int) -> str:
         return text[: ends[k]].rstrip(_TRAILING) + ellipsis

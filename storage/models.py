@@ -222,6 +222,7 @@ class Publication(Base):
     __table_args__ = (
         UniqueConstraint("summary_id", "channel", name="uq_publications_summary_channel"),
         Index("ix_publications_due", "state", "next_attempt_at"),
+        Index("ix_publications_channel_posted_at", "channel", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -239,6 +240,9 @@ class Publication(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     posted_at: Mapped[datetime | None]
+    thread_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+
+    summary: Mapped[Summary] = relationship(lazy="raise")
 
 
 class PublicationAttempt(Base):
@@ -278,3 +282,19 @@ class Draft(Base):
     parts: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ChannelState(Base):
+    """A publishing channel's health: paused (and why), last success, last error."""
+
+    __tablename__ = "channel_states"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paused: Mapped[bool] = mapped_column(default=False)
+    paused_reason: Mapped[str | None] = mapped_column(Text)
+    paused_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None]
+    last_run_at: Mapped[datetime | None]
+    next_run_at: Mapped[datetime | None]

@@ -95,14 +95,17 @@ async def claim_due(
     candidates = select(Publication.id).where(due)  # type: ignore[arg-type]
     if channels is not None:
         candidates = candidates.where(Publication.channel.in_(channels))
-    candidates = (
+    # A CTE: PostgreSQL materialises it (it locks rows), so LIMIT holds; a plain IN-subquery
+    # may be re-run by the planner and claim more rows than asked.
+    due_ids = (
         candidates.order_by(Publication.next_attempt_at, Publication.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due_ids")
     )
     claimed = await session.scalars(
         update(Publication)
-        .where(Publication.id.in_(candidates.scalar_subquery()), due)  # type: ignore[arg-type]
+        .where(Publication.id.in_(select(due_ids.c.id)), due)  # type: ignore[arg-type]
         .values(
             state=PublicationState.CLAIMED,
             claimed_by=worker,
@@ -157,6 +160,8 @@ class AttemptResult:
     external_id: str | None = None
     external_url: str | None = None
     retry_at: datetime | None = None
+    chain: tuple[str, ...] = ()  # a thread's post ids that went out (all, or before a failure)
+    reconcile_first: bool = False  # the request may have gone out: look before posting again
 
 
 async def record_outcome(
@@ -187,9 +192,11 @@ async def record_outcome(
             attempt.finished_at = now
             attempt.outcome = result.outcome.value
             attempt.detail = (result.detail or "")[:DETAIL_LIMIT] or None
-    publication.in_flight = False
+    publication.in_flight = result.reconcile_first
     publication.claimed_by = None
     publication.lease_expires_at = None
+    if result.chain:
+        publication.thread_ids = list(result.chain)
     if result.outcome is Outcome.POSTED:
         publication.state = PublicationState.POSTED
         publication.external_id = result.external_id

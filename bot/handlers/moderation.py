@@ -15,6 +15,13 @@ from telegram.error import TelegramError
 from bot import render
 from bot.callbacks import Action, Callback, button_data
 from bot.context import NO_PREVIEW, BotContext, answer, friendly, reply
+from storage.channels import (
+    channel_reports,
+    format_reports,
+    publications_needing_review,
+    resume_channel,
+    settle_publication,
+)
 from storage.drafts import drop_draft, start_draft
 from storage.errors import PermissionDenied
 from storage.models import Draft, DraftKind
@@ -182,3 +189,72 @@ async def ban_command(update: Update, context: BotContext) -> None:
 async def unban_command(update: Update, context: BotContext) -> None:
     """Lifts a ban (moderators)."""
     await _ban(update, context, False)
+
+
+@friendly
+async def status_command(update: Update, context: BotContext) -> None:
+    """Per channel: queue depth, last success and error, paused, next run (moderators)."""
+    _require_moderator(context)
+    async with context.services.db.sessions() as session:
+        reports = await channel_reports(session, context.services.channels)
+    await reply(update, context, f"<b>Publishing</b>\n<pre>{escape(format_reports(reports))}</pre>")
+
+
+@friendly
+async def review_command(update: Update, context: BotContext) -> None:
+    """Publications whose outcome is unknown or that failed, each with one-tap decisions."""
+    _require_moderator(context)
+    async with context.services.db.sessions() as session:
+        waiting = await publications_needing_review(session)
+    if not waiting:
+        await reply(update, context, "No publication needs a decision. ✅")
+        return
+    for publication in waiting[:QUEUE_PAGE]:
+        keyboard = InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        "✅ It is posted",
+                        callback_data=button_data(Action.MARK_POSTED, publication.id),
+                    ),
+                    InlineKeyboardButton(
+                        "🔁 Post again",
+                        callback_data=button_data(Action.POST_AGAIN, publication.id),
+                    ),
+                ]
+            ]
+        )
+        title = escape(publication.summary.paper.title)
+        text = (
+            f"<b>{escape(publication.channel)}</b> · publication #{publication.id} · "
+            f"{escape(publication.state.value)}\n"
+            f"Summary #{publication.summary_id} of <i>{title}</i>\n"
+            f"{escape(publication.last_error or '')}"
+        )
+        await reply(update, context, text, keyboard)
+
+
+async def on_review_button(update: Update, context: BotContext, callback: Callback) -> None:
+    """Settle a publication: it was posted, or post it again."""
+    _require_moderator(context)
+    posted = callback.action is Action.MARK_POSTED
+    async with context.services.db.transaction() as session:
+        await settle_publication(session, context.user, callback.arg, posted=posted)
+    await answer(update, context, "Marked as posted" if posted else "It will be posted again")
+    query = update.callback_query
+    if query is not None:
+        await query.edit_message_reply_markup(None)
+
+
+@friendly
+async def resume_command(update: Update, context: BotContext) -> None:
+    """Resume a paused channel once its credentials are renewed (moderators)."""
+    _require_moderator(context)
+    channel = (context.args or [""])[0].lower()
+    if channel not in context.services.channels:
+        names = ", ".join(context.services.channels)
+        await reply(update, context, f"Which channel? One of: {escape(names)}.")
+        return
+    async with context.services.db.transaction() as session:
+        await resume_channel(session, context.user, channel)
+    await reply(update, context, f"{escape(channel)} is running again.")

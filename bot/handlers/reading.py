@@ -38,7 +38,8 @@ You can also just send me an arXiv or DOI link.
 MODERATOR_HELP = """
 
 <b>Moderate</b>
-/queue summaries waiting for review · /ban &lt;user&gt; · /unban &lt;user&gt;"""
+/queue summaries waiting for review · /ban &lt;user&gt; · /unban &lt;user&gt;
+/status publishing health · /review posts to settle · /resume &lt;channel&gt;"""
 
 
 async def start(update: Update, context: BotContext) -> None:

@@ -6,11 +6,17 @@ platform's id and URL, or raises exactly one of these:
     ChannelError
      ├── RetryLater        try again later; `retry_at` says when if the platform told us
      ├── BadContent        the platform refuses this content; retrying will not help
+     │    └── DuplicateContent   refused as a duplicate: it is probably posted already
      ├── Reauthenticate    credentials are invalid or revoked; pause the channel
      └── UnknownOutcome    the request may have gone out; reconcile, never re-post blindly
 
 Limits are data (`Limits`): how long a post may be as the platform counts it, how often
 and how many a day the channel may post.
+
+Threads (X): a post with `Post.thread` becomes a chain of posts. `Published.chain` lists
+every id of the chain; when a chain breaks halfway, the error's `posted` holds the ids that
+did go out, and a later attempt passes them back as `Post.resume_from` so the channel posts
+only the rest. `find_existing` reports the chain it found the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ class Post:
         html: a rich rendering for channels that show HTML (Telegram, Atom).
         thread: follow-up posts for channels that thread (X), each within the limit.
         updated: when the summary was last changed (Atom entries).
+        resume_from: ids of a thread's posts that an earlier attempt already published
+            (main post first); a threading channel posts only the remainder.
     """
 
     publication_id: int
@@ -44,18 +52,28 @@ class Post:
     html: str | None = None
     thread: tuple[str, ...] = ()
     updated: datetime | None = None
+    resume_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """The platform's confirmation: its id for the post and, where it has one, a URL."""
+    """The platform's confirmation: its id for the post and, where it has one, a URL.
+
+    `chain` lists every post id of a thread (main post first); empty for a single post.
+    """
 
     external_id: str
     url: str | None = None
+    chain: tuple[str, ...] = ()
 
 
 class ChannelError(Exception):
-    """Base of the typed failures a channel raises; the message never holds a secret."""
+    """Base of the typed failures a channel raises; the message never holds a secret.
+
+    `posted` holds the ids of a thread's posts that went out before the failure.
+    """
+
+    posted: tuple[str, ...] = ()
 
 
 class RetryLater(ChannelError):
@@ -68,6 +86,10 @@ class RetryLater(ChannelError):
 
 class BadContent(ChannelError):
     """The platform refused the content itself (too long, duplicate, forbidden)."""
+
+
+class DuplicateContent(BadContent):
+    """The platform refused the post as a duplicate; `find_existing` should find it."""
 
 
 class Reauthenticate(ChannelError):

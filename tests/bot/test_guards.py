@@ -202,3 +202,41 @@ async def test_concurrent_users_are_all_answered(chat: Chat, catalog: Catalog) -
         chat.emu.send_text(user, "/paper 1512.03385")
     await asyncio.gather(*(chat.emu.wait_for_messages(u, 1) for u in users))
     await chat.settle()
+
+
+async def test_moderators_see_status_and_settle_reviews(
+    chat: Chat, db: Database, catalog: Catalog
+) -> None:
+    from storage.publications import (
+        AttemptResult,
+        Outcome,
+        begin_attempt,
+        claim_due,
+        enqueue_publications,
+        record_outcome,
+    )
+
+    summary_id = await _published(db, catalog, "1512.03385")
+    async with db.transaction() as session:
+        await enqueue_publications(session, summary_id, ["atom", "x"])
+        claimed = await claim_due(session, "w")
+    for publication in claimed:
+        async with db.transaction() as session:
+            attempt = await begin_attempt(session, publication.id, "w")
+            await record_outcome(
+                session, publication.id, attempt, "w", AttemptResult(Outcome.UNKNOWN, "timeout")
+            )
+    [status] = await chat.say(chat.mod, "/status")
+    assert "review 1" in (status.text or "")
+    replies = await chat.say(chat.mod, "/review")
+    assert len(replies) == 2 and all(m.buttons for m in replies)
+    answer, _ = await chat.press(chat.mod, replies[0], "It is posted")
+    assert answer == "Marked as posted"
+    answer, _ = await chat.press(chat.mod, replies[1], "Post again")
+    assert answer == "It will be posted again"
+    [done] = await chat.say(chat.mod, "/review")
+    assert done.text == "No publication needs a decision. ✅"
+    eve = chat.emu.add_user("Eve", "eve")
+    for command in ("/status", "/review", "/resume x"):
+        [refused] = await chat.say(eve, command)
+        assert refused.text == "This is for moderators only."

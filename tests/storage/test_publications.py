@@ -69,6 +69,13 @@ async def test_enqueue_is_one_row_per_summary_and_channel(db: Database) -> None:
     assert depth == {channel: {"pending": 3} for channel in CHANNELS}
 
 
+async def test_claim_takes_at_most_the_limit(db: Database) -> None:
+    await _approved_summaries(db, 5)
+    assert len(await _claim(db, "w", limit=2)) == 2
+    assert len(await _claim(db, "w", channels=["x"], limit=2)) == 2
+    assert len(await _claim(db, "w", limit=100)) == 20 - 4
+
+
 async def test_claim_post_and_record(db: Database) -> None:
     await _approved_summaries(db, 1)
     claimed = await _claim(db, "w1", channels=["x"])
@@ -167,6 +174,7 @@ async def test_concurrent_publishers_never_claim_the_same_row(
 
     async def drain(index: int, worker_db: Database) -> None:
         while claimed := await _claim(worker_db, f"w{index}", limit=3):
+            assert len(claimed) <= 3
             seen.extend(p.id for p in claimed)
             await asyncio.sleep(0)
 

@@ -1,0 +1,350 @@
+"""The outbox dispatcher: one cycle claims due publications and posts each exactly once.
+
+Per publication: claim (commit) → mark the attempt begun (commit) → call the platform →
+store the outcome (commit). The platform's id is stored the moment it confirms. If a
+previous attempt's outcome is unknown (a timeout after sending, or a crash before our
+commit), the channel's recent posts are searched for the summary's link first: found means
+posted; surely absent means post; cannot tell means review by a moderator.
+
+Failures: `RetryLater` backs off exponentially with jitter, or until the platform's reset
+time; `Reauthenticate` pauses the channel and tells the moderators; after `max_attempts` a
+publication is failed (moderators can retry it).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Protocol
+
+from publisher.channels.base import (
+    BadContent,
+    Channel,
+    ChannelError,
+    DuplicateContent,
+    Post,
+    Published,
+    Reauthenticate,
+    RetryLater,
+    UnknownOutcome,
+)
+from publisher.compose import Source, composer_for
+from storage.channels import (
+    channel_state,
+    load_for_posting,
+    note_channel_result,
+    pause_channel,
+    posted_since,
+)
+from storage.db import Database
+from storage.models import Publication
+from storage.publications import (
+    AttemptResult,
+    Outcome,
+    begin_attempt,
+    claim_due,
+    record_outcome,
+    release_claim,
+)
+
+log = logging.getLogger(__name__)
+
+BACKOFF_BASE = timedelta(seconds=30)
+BACKOFF_MAX = timedelta(hours=6)
+RECONCILE_DELAY = timedelta(minutes=2)
+
+
+class Notifier(Protocol):
+    """Tells the moderators something needs them (a paused channel, a post to review)."""
+
+    async def __call__(self, text: str) -> None:
+        """Deliver `text` to every moderator."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """A channel's schedule rules: quiet hours (UTC, start to end) and a daily cap."""
+
+    quiet_hours: tuple[time, time] | None = None
+    daily_cap: int | None = None
+
+    def quiet(self, now: datetime) -> bool:
+        """Whether `now` falls in the quiet hours."""
+        if self.quiet_hours is None:
+            return False
+        start, end = self.quiet_hours
+        moment = now.astimezone(UTC).time()
+        return start <= moment < end if start <= end else moment >= start or moment < end
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did, per channel: counts by outcome, and why a channel was skipped."""
+
+    outcomes: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def count(self, channel: str, outcome: str) -> None:
+        """Add one outcome."""
+        per_channel = self.outcomes.setdefault(channel, {})
+        per_channel[outcome] = per_channel.get(outcome, 0) + 1
+
+
+def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
+    """Exponential backoff with ±20 % jitter: 30 s, 1 min, 2 min, … at most 6 h."""
+    seconds = min(
+        BACKOFF_BASE.total_seconds() * 2 ** max(attempts - 1, 0), BACKOFF_MAX.total_seconds()
+    )
+    return timedelta(seconds=seconds * (0.8 + 0.4 * rand()))
+
+
+class Dispatcher:
+    """Posts due publications on every channel, each exactly once."""
+
+    def __init__(
+        self,
+        db: Database,
+        channels: Mapping[str, Channel],
+        link_for: Callable[[int], str],
+        *,
+        worker: str,
+        notify: Notifier | None = None,
+        policies: Mapping[str, Policy] | None = None,
+        batch: int = 10,
+        max_attempts: int = 8,
+        lease: timedelta = timedelta(minutes=5),
+        x_thread: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.db = db
+        self.channels = dict(channels)
+        self.link_for = link_for
+        self.worker = worker
+        self.notify = notify
+        self.policies = dict(policies or {})
+        self.batch = batch
+        self.max_attempts = max_attempts
+        self.lease = lease
+        self.x_thread = x_thread
+        self.clock = clock
+        self.rand = rand
+
+    async def run_once(self) -> CycleReport:
+        """One cycle over every channel."""
+        report = CycleReport()
+        for name in self.channels:
+            await self.run_channel(name, report)
+        return report
+
+    async def run_channel(self, name: str, report: CycleReport | None = None) -> CycleReport:
+        """Post what is due on one channel, within its policy."""
+        report = report or CycleReport()
+        channel, policy, now = self.channels[name], self.policies.get(name, Policy()), self.clock()
+        async with self.db.transaction() as session:
+            state = await channel_state(session, name)
+            paused, reason = state.paused, state.paused_reason
+            midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+            cap = policy.daily_cap or channel.limits.daily_cap
+            today = await posted_since(session, name, midnight) if cap else 0
+        if paused:
+            report.skipped[name] = f"paused: {reason}"
+            return report
+        if policy.quiet(now):
+            report.skipped[name] = "quiet hours"
+            return report
+        limit = self.batch if cap is None else min(self.batch, cap - today)
+        if limit <= 0:
+            report.skipped[name] = f"daily cap of {cap} reached"
+            return report
+        async with self.db.transaction() as session:
+            claimed = await claim_due(
+                session, self.worker, channels=[name], limit=limit, lease=self.lease, now=now
+            )
+            ids = [p.id for p in claimed]
+        for index, publication_id in enumerate(ids):
+            outcome = await self._post_one(name, channel, publication_id)
+            report.count(name, outcome)
+            if outcome == Outcome.REAUTH:  # the channel is paused: give the rest back
+                async with self.db.transaction() as session:
+                    for rest in ids[index + 1 :]:
+                        await release_claim(session, rest, self.worker)
+                break
+        return report
+
+    def compose(self, name: str, channel: Channel, publication: Publication) -> Post:
+        """The post for one publication on one channel."""
+        summary = publication.summary
+        paper = summary.paper
+        source = Source(
+            publication_id=publication.id,
+            summary_id=summary.id,
+            title=paper.title,
+            authors=paper.authors,
+            year=paper.year,
+            categories=paper.categories,
+            body=summary.body,
+            updated=summary.updated_at,
+        )
+        composer = composer_for(name, x_thread=self.x_thread)
+        post = composer(source, self.link_for(summary.id), channel.limits)
+        if publication.thread_ids:
+            post = replace(post, resume_from=tuple(publication.thread_ids))
+        return post
+
+    async def _post_one(self, name: str, channel: Channel, publication_id: int) -> str:
+        async with self.db.sessions() as session:
+            [publication] = await load_for_posting(session, [publication_id])
+        post = self.compose(name, channel, publication)
+        if publication.in_flight:
+            settled = await self._reconcile(name, channel, post, publication_id, attempt_id=None)
+            if settled is not None:
+                return settled
+        async with self.db.transaction() as session:
+            attempt_id = await begin_attempt(session, publication_id, self.worker, now=self.clock())
+        if attempt_id is None:
+            log.warning("%s: lost the claim on publication %s", name, publication_id)
+            return "lost"
+        try:
+            published = await channel.publish(post)
+        except DuplicateContent as exc:
+            log.info(
+                "%s: publication %s refused as duplicate; looking for it", name, publication_id
+            )
+            settled = await self._reconcile(name, channel, post, publication_id, attempt_id)
+            return settled or await self._finish(
+                name, publication_id, attempt_id, AttemptResult(Outcome.BAD_CONTENT, str(exc))
+            )
+        except UnknownOutcome as exc:
+            log.warning("%s: publication %s outcome unknown: %s", name, publication_id, exc)
+            return await self._after_unknown(name, channel, post, publication_id, attempt_id, exc)
+        except ChannelError as exc:
+            return await self._failed(name, publication_id, attempt_id, exc)
+        except (
+            Exception
+        ) as exc:  # a bug or an unmapped failure: maybe sent, so never re-post blindly
+            log.exception("%s: publication %s failed unexpectedly", name, publication_id)
+            return await self._after_unknown(
+                name, channel, post, publication_id, attempt_id, UnknownOutcome(type(exc).__name__)
+            )
+        return await self._posted(name, publication_id, attempt_id, published)
+
+    async def _posted(
+        self, name: str, publication_id: int, attempt_id: int | None, published: Published
+    ) -> str:
+        result = AttemptResult(
+            Outcome.POSTED,
+            external_id=published.external_id,
+            external_url=published.url,
+            chain=published.chain,
+        )
+        log.info("%s: publication %s posted as %s", name, publication_id, published.external_id)
+        return await self._finish(name, publication_id, attempt_id, result)
+
+    async def _reconcile(
+        self, name: str, channel: Channel, post: Post, publication_id: int, attempt_id: int | None
+    ) -> str | None:
+        """Look for the post on the platform: the outcome if settled, None if surely absent."""
+        try:
+            found = await channel.find_existing(post)
+        except ChannelError as exc:
+            detail = f"cannot tell whether it was posted: {exc}"
+            await self._tell(
+                f"⚠️ {name}: publication #{publication_id} (summary #{post.summary_id}) "
+                f"may or may not be posted ({exc}). Open /review to settle it."
+            )
+            return await self._finish(
+                name, publication_id, attempt_id, AttemptResult(Outcome.UNKNOWN, detail)
+            )
+        if found is None:
+            return None
+        log.info(
+            "%s: publication %s was already posted as %s", name, publication_id, found.external_id
+        )
+        return await self._posted(name, publication_id, attempt_id, found)
+
+    async def _after_unknown(
+        self,
+        name: str,
+        channel: Channel,
+        post: Post,
+        publication_id: int,
+        attempt_id: int,
+        exc: ChannelError,
+    ) -> str:
+        settled = await self._reconcile(name, channel, post, publication_id, attempt_id)
+        if settled is not None:
+            return settled
+        retry = AttemptResult(
+            Outcome.RETRY,
+            f"outcome unknown ({exc}); not found yet, will look again before posting",
+            retry_at=self.clock() + RECONCILE_DELAY,
+            chain=exc.posted,
+            reconcile_first=True,
+        )
+        return await self._finish(name, publication_id, attempt_id, retry)
+
+    async def _failed(
+        self, name: str, publication_id: int, attempt_id: int, exc: ChannelError
+    ) -> str:
+        now = self.clock()
+        if isinstance(exc, Reauthenticate):
+            async with self.db.transaction() as session:
+                first = await pause_channel(session, name, f"re-authenticate: {exc}")
+            if first:
+                await self._tell(
+                    f"⛔ {name} is paused: its credentials were refused ({exc}). "
+                    "Renew them, then resume the channel; the other channels go on."
+                )
+            result = AttemptResult(Outcome.REAUTH, str(exc), retry_at=now, chain=exc.posted)
+        elif isinstance(exc, RetryLater):
+            async with self.db.sessions() as session:
+                row = await session.get(Publication, publication_id)
+                attempts = row.attempts if row else 1
+            wait_until = now + backoff(attempts, self.rand)
+            if exc.retry_at is not None:
+                wait_until = max(exc.retry_at, now)
+            result = AttemptResult(Outcome.RETRY, str(exc), retry_at=wait_until, chain=exc.posted)
+        elif isinstance(exc, BadContent):
+            result = AttemptResult(Outcome.BAD_CONTENT, str(exc), chain=exc.posted)
+        else:
+            result = AttemptResult(Outcome.UNKNOWN, str(exc), chain=exc.posted)
+        log.warning("%s: publication %s: %s (%s)", name, publication_id, result.outcome, exc)
+        return await self._finish(name, publication_id, attempt_id, result)
+
+    async def _finish(
+        self, name: str, publication_id: int, attempt_id: int | None, result: AttemptResult
+    ) -> str:
+        async with self.db.transaction() as session:
+            state = await record_outcome(
+                session,
+                publication_id,
+                attempt_id,
+                self.worker,
+                result,
+                max_attempts=self.max_attempts,
+                now=self.clock(),
+            )
+            error = (
+                None if result.outcome is Outcome.POSTED else result.detail or result.outcome.value
+            )
+            await note_channel_result(session, name, error=error, now=self.clock())
+        if state is not None and state.value == "failed":
+            await self._tell(
+                f"❌ {name}: publication #{publication_id} failed for good ({result.detail}). "
+                "Open /review to retry it."
+            )
+        return result.outcome.value
+
+    async def _tell(self, text: str) -> None:
+        if self.notify is None:
+            log.warning("no way to tell the moderators: %s", text)
+            return
+        try:
+            await self.notify(text)
+        except Exception:
+            log.exception("could not tell the moderators: %s", text)
