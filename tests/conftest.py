@@ -1,18 +1,22 @@
 """Shared fixtures: real databases (SQLite always, PostgreSQL when configured), fake arXiv.
 
-``SHORTSCI_TEST_DATABASE_URL`` names a PostgreSQL database the suite may wipe: its schema
-is recreated and migrated once per run, and every table is emptied before each test.
+``SHORTSCI_TEST_DATABASE_URL`` names a PostgreSQL server and database to connect to; each run
+creates its own database beside it (so runs in parallel never meet), migrates it once,
+empties every table before each test, and drops it at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.catalog.arxiv_source import ArxivSource
 from storage.catalog.service import Catalog
@@ -30,23 +34,32 @@ def _async_url(url: str) -> str:
     return f"postgresql+asyncpg://{rest}" if scheme.startswith("postgres") else url
 
 
-async def _reset_postgres(url: str) -> None:
+async def _admin(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(text(statement))
+    await engine.dispose()
+
+
+async def _create_migrated(admin_url: str, url: str, name: str) -> None:
+    await _admin(admin_url, f'CREATE DATABASE "{name}"')
     db = Database(url)
-    async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
     await db.upgrade()
     await db.dispose()
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A migrated, empty PostgreSQL database for this run (skips when none is configured)."""
+    """A migrated PostgreSQL database of this run's own (skips when none is configured)."""
     if not POSTGRES_URL:
         pytest.skip("SHORTSCI_TEST_DATABASE_URL is not set")
-    url = _async_url(POSTGRES_URL)
-    asyncio.run(_reset_postgres(url))
+    admin = make_url(_async_url(POSTGRES_URL))
+    name = f"{admin.database}_run_{os.getpid()}_{secrets.token_hex(3)}"
+    url = admin.set(database=name).render_as_string(hide_password=False)
+    admin_url = admin.render_as_string(hide_password=False)
+    asyncio.run(_create_migrated(admin_url, url, name))
     yield url
+    asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(params=BACKENDS)
