@@ -114,6 +114,7 @@ class Settings(BaseSettings):
         default_factory=lambda: {"x": 17}, json_schema_extra={"example": '{"x": 17}'}
     )
     x_thread: bool = Field(False, json_schema_extra={"example": "true"})
+    publish_lease_seconds: int = Field(300, ge=1, json_schema_extra={"example": "300"})
     bot_username: str | None = _optional("shortsci_bot")
     log_level: str = Field("INFO", json_schema_extra={"example": "DEBUG"})
 

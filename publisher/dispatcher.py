@@ -25,6 +25,7 @@ from publisher.channels.base import (
     Channel,
     ChannelError,
     DuplicateContent,
+    Editable,
     Post,
     Published,
     Reauthenticate,
@@ -43,6 +44,7 @@ from storage.db import Database
 from storage.models import Publication
 from storage.publications import (
     AttemptResult,
+    Change,
     Outcome,
     begin_attempt,
     claim_due,
@@ -200,6 +202,8 @@ class Dispatcher:
         async with self.db.sessions() as session:
             [publication] = await load_for_posting(session, [publication_id])
         post = self.compose(name, channel, publication)
+        if publication.pending_change:
+            return await self._change(name, channel, post, publication)
         if publication.in_flight:
             settled = await self._reconcile(name, channel, post, publication_id, attempt_id=None)
             if settled is not None:
@@ -232,6 +236,41 @@ class Dispatcher:
                 name, channel, post, publication_id, attempt_id, UnknownOutcome(type(exc).__name__)
             )
         return await self._posted(name, publication_id, attempt_id, published)
+
+    async def _change(
+        self, name: str, channel: Channel, post: Post, publication: Publication
+    ) -> str:
+        """Carry an edit or a deletion to a post that is out (where the platform allows)."""
+        external_id = publication.external_id or ""
+        if not isinstance(channel, Editable) or not external_id:
+            result = AttemptResult(Outcome.POSTED, f"{name} cannot change a post once made")
+            await self._finish(name, publication.id, None, result)
+            return "unchanged"
+        async with self.db.transaction() as session:
+            attempt_id = await begin_attempt(session, publication.id, self.worker, now=self.clock())
+        if attempt_id is None:
+            return "lost"
+        try:
+            if publication.pending_change == Change.WITHDRAW:
+                await channel.withdraw(post, external_id)
+                changed = Published(external_id, publication.external_url)
+            else:
+                changed = await channel.update(post, external_id)
+        except UnknownOutcome as exc:  # edits and deletions are safe to repeat
+            retry = AttemptResult(Outcome.RETRY, str(exc), retry_at=self.clock() + RECONCILE_DELAY)
+            return await self._finish(name, publication.id, attempt_id, retry)
+        except ChannelError as exc:
+            return await self._failed(name, publication.id, attempt_id, exc)
+        log.info("%s: publication %s: %s done", name, publication.id, publication.pending_change)
+        await self._finish(
+            name,
+            publication.id,
+            attempt_id,
+            AttemptResult(
+                Outcome.POSTED, external_id=changed.external_id, external_url=changed.url
+            ),
+        )
+        return str(publication.pending_change)
 
     async def _posted(
         self, name: str, publication_id: int, attempt_id: int | None, published: Published

@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -95,6 +95,7 @@ def build_dispatcher(
         notify=notify,
         policies=policies(settings),
         x_thread=settings.x_thread,
+        lease=timedelta(seconds=settings.publish_lease_seconds),
     )
 
 

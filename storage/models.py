@@ -241,6 +241,7 @@ class Publication(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     posted_at: Mapped[datetime | None]
     thread_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    pending_change: Mapped[str | None] = mapped_column(String(16))  # "update" or "withdraw"
 
     summary: Mapped[Summary] = relationship(lazy="raise")
 

@@ -59,6 +59,27 @@ async def enqueue_publications(
     await session.execute(stmt)
 
 
+class Change(enum.StrEnum):
+    """What to do to a post that is already out."""
+
+    UPDATE = "update"  # the summary was edited
+    WITHDRAW = "withdraw"  # the summary was deleted
+
+
+async def request_change(session: AsyncSession, summary_id: int, change: Change) -> None:
+    """Queue a change to this summary's posts; channels that can edit or delete will."""
+    await session.execute(
+        update(Publication)
+        .where(Publication.summary_id == summary_id, Publication.state == PublicationState.POSTED)
+        .values(
+            state=PublicationState.PENDING,
+            pending_change=change.value,
+            next_attempt_at=utcnow(),
+            attempts=0,
+        )
+    )
+
+
 async def cancel_publications(session: AsyncSession, summary_id: int) -> None:
     """Cancel this summary's publications that were not posted yet."""
     await session.execute(
@@ -198,11 +219,13 @@ async def record_outcome(
     if result.chain:
         publication.thread_ids = list(result.chain)
     if result.outcome is Outcome.POSTED:
-        publication.state = PublicationState.POSTED
-        publication.external_id = result.external_id
-        publication.external_url = result.external_url
-        publication.posted_at = now
+        withdrawn = publication.pending_change == Change.WITHDRAW
+        publication.state = PublicationState.CANCELLED if withdrawn else PublicationState.POSTED
+        publication.external_id = result.external_id or publication.external_id
+        publication.external_url = result.external_url or publication.external_url
+        publication.posted_at = publication.posted_at or now
         publication.last_error = None
+        publication.pending_change = None
     elif result.outcome is Outcome.UNKNOWN:
         publication.state = PublicationState.REVIEW
         publication.last_error = (result.detail or "outcome unknown")[:DETAIL_LIMIT]

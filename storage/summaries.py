@@ -23,7 +23,12 @@ from storage.models import (
     Vote,
     utcnow,
 )
-from storage.publications import cancel_publications, enqueue_publications
+from storage.publications import (
+    Change,
+    cancel_publications,
+    enqueue_publications,
+    request_change,
+)
 from storage.users import is_moderator
 
 MIN_LENGTH = 200
@@ -129,6 +134,8 @@ async def edit_summary(session: AsyncSession, actor: User, summary_id: int, body
     if summary.status is SummaryStatus.REJECTED:
         summary.status, summary.reject_reason = SummaryStatus.PENDING, None
     await session.flush()
+    if summary.status is SummaryStatus.APPROVED:
+        await request_change(session, summary.id, Change.UPDATE)
     return summary
 
 
@@ -139,6 +146,7 @@ async def delete_summary(session: AsyncSession, actor: User, summary_id: int) ->
     summary.status = SummaryStatus.DELETED
     summary.updated_at = utcnow()
     await cancel_publications(session, summary.id)
+    await request_change(session, summary.id, Change.WITHDRAW)
     await session.flush()
     return summary
 

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot import render
 from bot.callbacks import Action, Callback, button_data
 from bot.context import BotContext, answer, friendly, reply, tell
-from storage.catalog.refs import PaperRef
+from storage.catalog.refs import PaperRef, RefKind, parse_reference
 from storage.catalog.store import get_paper
 from storage.errors import NotFound
 from storage.models import Paper, Summary
@@ -99,9 +99,13 @@ async def search_command(update: Update, context: BotContext) -> None:
 
 async def lookup(update: Update, context: BotContext, text: str) -> None:
     """Resolve a reference and show the paper, or the choices for title words."""
+    ref = parse_reference(text)
+    if ref.kind is not RefKind.TITLE:
+        await lookup_ref(update, context, ref)
+        return
     if await wait_if_limited(update, context, "lookup"):
         return
-    papers = await context.services.catalog.lookup(text, limit=10)
+    papers = await context.services.catalog.search(ref.value, limit=10)
     if len(papers) == 1:
         await show_paper(update, context, papers[0])
     else:
@@ -114,13 +118,18 @@ async def lookup_ref(update: Update, context: BotContext, ref: PaperRef) -> None
         return
     paper = await context.services.catalog.resolve(ref)
     if paper is None:
-        await reply(update, context, not_found_text(ref.versioned_id))
+        await reply(update, context, not_found_text(ref.versioned_id, ref.kind))
         return
     await show_paper(update, context, paper)
 
 
-def not_found_text(what: str) -> str:
-    """What to say when no paper matches."""
+def not_found_text(what: str, kind: RefKind = RefKind.TITLE) -> str:
+    """What to say when no paper matches (arXiv answers an empty page when busy, too)."""
+    if kind is RefKind.ARXIV:
+        return (
+            f"arXiv has no paper <code>{escape(what)}</code>, or did not answer in time. "
+            "Check the id, or try again in a moment."
+        )
     return (
         f"I could not find a paper for <code>{escape(what)}</code>. Check the id or link, "
         "or try /search with words from the title."

@@ -95,6 +95,14 @@ class AtomChannel:
         log.info("atom: publication %s wrote summary %s", post.publication_id, post.summary_id)
         return Published(entry_id(post.summary_id), post.link)
 
+    async def update(self, post: Post, external_id: str) -> Published:
+        """An edited summary replaces its entry (same id, new ``updated``)."""
+        return await self.publish(post)
+
+    async def withdraw(self, post: Post, external_id: str) -> None:
+        """A deleted summary leaves the feed."""
+        await self.remove(post.summary_id)
+
     async def remove(self, summary_id: int) -> bool:
         """Drop a summary's entry (it was deleted); False if it was not in the feed."""
         async with self._lock:

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ClassVar, Protocol
+from typing import ClassVar, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,4 +138,17 @@ class Channel(Protocol):
 
     async def aclose(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class Editable(Protocol):
+    """A channel whose posts can be changed after the fact (Telegram, the Atom feed)."""
+
+    async def update(self, post: Post, external_id: str) -> Published:
+        """Replace the post `external_id` with this (edited) one."""
+        ...
+
+    async def withdraw(self, post: Post, external_id: str) -> None:
+        """Take the post `external_id` down (its summary was deleted)."""
         ...

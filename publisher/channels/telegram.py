@@ -15,6 +15,8 @@ outcome here always goes to a moderator.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import ClassVar
 
@@ -47,6 +49,29 @@ def post_url(chat: str, message_id: int) -> str | None:
     return None
 
 
+@contextmanager
+def _mapped_errors(clock: Clock) -> Iterator[None]:
+    """Turn python-telegram-bot's errors into the channel contract's."""
+    try:
+        yield
+    except RetryAfter as exc:
+        wait = exc.retry_after
+        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+        raise RetryLater("Telegram flood control", clock() + timedelta(seconds=seconds)) from None
+    except (InvalidToken, Forbidden) as exc:
+        raise Reauthenticate(f"Telegram refused the bot: {exc.message}") from None
+    except BadRequest as exc:
+        if "message is not modified" in exc.message.lower():
+            return  # an edit that changes nothing is done already
+        raise BadContent(f"Telegram refused the post: {exc.message}") from None
+    except TimedOut:
+        raise UnknownOutcome("Telegram timed out") from None
+    except NetworkError as exc:
+        if isinstance(exc.__cause__, httpx.ConnectError):
+            raise RetryLater("cannot reach Telegram") from None
+        raise UnknownOutcome(f"Telegram network error: {type(exc.__cause__).__name__}") from None
+
+
 class TelegramChannel:
     """Posts to a Telegram channel through the bot (the bot must be an admin there)."""
 
@@ -60,33 +85,32 @@ class TelegramChannel:
 
     async def publish(self, post: Post) -> Published:
         """Send the post's HTML to the channel."""
-        try:
+        with _mapped_errors(self.clock):
             message = await self.bot.send_message(
                 self.chat,
                 post.html or post.text,
                 parse_mode=ParseMode.HTML if post.html else None,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
             )
-        except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            raise RetryLater(
-                "Telegram flood control", self.clock() + timedelta(seconds=seconds)
-            ) from None
-        except (InvalidToken, Forbidden) as exc:
-            raise Reauthenticate(f"Telegram refused the bot: {exc.message}") from None
-        except BadRequest as exc:
-            raise BadContent(f"Telegram refused the post: {exc.message}") from None
-        except TimedOut:
-            raise UnknownOutcome("Telegram timed out") from None
-        except NetworkError as exc:
-            if isinstance(exc.__cause__, httpx.ConnectError):
-                raise RetryLater("cannot reach Telegram") from None
-            raise UnknownOutcome(
-                f"Telegram network error: {type(exc.__cause__).__name__}"
-            ) from None
         log.info("telegram: publication %s posted as %s", post.publication_id, message.message_id)
         return Published(str(message.message_id), post_url(self.chat, message.message_id))
+
+    async def update(self, post: Post, external_id: str) -> Published:
+        """Edit the channel post in place."""
+        with _mapped_errors(self.clock):
+            await self.bot.edit_message_text(
+                post.html or post.text,
+                chat_id=self.chat,
+                message_id=int(external_id),
+                parse_mode=ParseMode.HTML if post.html else None,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+        return Published(external_id, post_url(self.chat, int(external_id)))
+
+    async def withdraw(self, post: Post, external_id: str) -> None:
+        """Delete the channel post."""
+        with _mapped_errors(self.clock):
+            await self.bot.delete_message(self.chat, int(external_id))
 
     async def find_existing(self, post: Post) -> Published | None:
         """The Bot API cannot read a channel's history: a person has to look."""

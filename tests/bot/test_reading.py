@@ -109,7 +109,7 @@ async def test_bad_references_get_a_clear_answer(chat: Chat, fake_arxiv: FakeArx
     assert "is not a valid arXiv id" in (malformed.text or "")
     assert "1611.03530" in (malformed.text or ""), "the accepted forms are named"
     [unknown] = await chat.say(ada, "/paper 0901.0001")
-    assert "I could not find a paper for 0901.0001" in (unknown.text or "")
+    assert "arXiv has no paper 0901.0001, or did not answer in time" in (unknown.text or "")
     fake_arxiv.fail_next(2)
     [down] = await chat.say(ada, "/paper 1703.06870")
     assert down.text == "Could not reach arXiv just now; please try again."

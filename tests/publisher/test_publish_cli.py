@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from markup import restore_blocks
@@ -14,6 +16,7 @@ from storage.catalog.store import store_paper
 from storage.db import Database
 from storage.summaries import submit_summary
 from storage.users import ensure_user
+from tests.fakes._server import Fault
 from tests.paths import DATA
 from tests.publisher.platforms import platforms
 from tests.seed import seed_papers
@@ -91,3 +94,44 @@ def test_publish_once_twice_posts_each_summary_once_everywhere(tmp_path: Path) -
         for output in (dry, first, second, status):
             for secret in secrets:
                 assert secret not in output.stdout + output.stderr
+
+
+def test_a_publisher_killed_mid_cycle_posts_nothing_twice(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'shortsci.db'}"
+    ids = asyncio.run(_approve_seed(url.replace("sqlite://", "sqlite+aiosqlite://")))
+    with platforms(tmp_path) as fakes:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SHORTSCI_")}
+        env |= fakes.env() | {
+            "SHORTSCI_DATABASE_URL": url,
+            "SHORTSCI_LOG_LEVEL": "WARNING",
+            "SHORTSCI_PUBLISH_LEASE_SECONDS": "1",
+        }
+        # The third tweet is made, but X answers only after a minute: the publisher is
+        # killed while it waits, between the platform's success and our commit.
+        fakes.x.inject(Fault("POST /2/tweets", delay=60, skip=2))
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import sys, cli; sys.exit(cli.main(sys.argv[1:]))",
+                "publish",
+                "--once",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 60
+        while len(fakes.x.tweets) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        assert len(fakes.x.tweets) == 3
+        time.sleep(1.2)  # the dead publisher's lease runs out
+        restarted = _shortsci(env, "publish", "--once")
+        assert restarted.returncode == 0, restarted.stderr
+        assert "x: 3 posted" in restarted.stdout, restarted.stdout  # 1 reconciled, 2 new
+        for summary_id in ids:
+            link = f"https://shortsci.example.org/s/{summary_id}"
+            assert fakes.counts(link) == dict.fromkeys(CHANNELS, 1), summary_id
