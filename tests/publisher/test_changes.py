@@ -11,6 +11,7 @@ from telegram import Bot
 from bot.emulator import BotApiEmulator
 from markup import restore_blocks
 from publisher.channels.atom import AtomChannel
+from publisher.channels.base import Channel
 from publisher.channels.telegram import TelegramChannel
 from publisher.channels.x import XChannel
 from publisher.dispatcher import Dispatcher
@@ -48,7 +49,7 @@ async def test_edits_and_deletions_reach_the_editable_channels(
     feed = tmp_path / "feed.xml"
     with x_api.FakeX() as fake_x:
         async with Bot(TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url) as bot:
-            channels = {
+            channels: dict[str, Channel] = {
                 "telegram": TelegramChannel(bot, "@shortsci_feed"),
                 "atom": AtomChannel(path=feed),
                 "x": XChannel(
