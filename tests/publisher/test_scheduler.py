@@ -25,7 +25,7 @@ def test_cadence_is_seconds_or_cron() -> None:
         publish_interval_seconds=90, publish_schedule={"x": "0 9-21/2 * * *", "mastodon": "600"}
     )
     assert isinstance(trigger_for(settings, "x"), CronTrigger)
-    assert trigger_for(settings, "mastodon").interval.total_seconds() == 600  # type: ignore[union-attr]
+    assert trigger_for(settings, "mastodon").interval.total_seconds() == 600
     default = trigger_for(settings, "atom")
     assert isinstance(default, IntervalTrigger) and default.interval.total_seconds() == 90
 
