@@ -28,6 +28,8 @@ TITLE_SHARE = 3  # a title takes at most a third of a short post
 TEASER_CAP = 600  # even where posts may be long, a teaser stays a teaser
 THREAD_MAX = 5
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
+_PARAGRAPHS = re.compile(r"\n{3,}")
+MIN_TEASER = 120  # hashtags give way when they would leave the teaser less than this
 TAGS = {
     "cs.LG": "#MachineLearning",
     "stat.ML": "#MachineLearning",
@@ -60,11 +62,18 @@ def one_line(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def family_name(author: str) -> str:
+    """``He`` from ``He, Kaiming`` or ``Kaiming He``."""
+    if "," in author:
+        return author.split(",", 1)[0].strip()
+    return author.split()[-1] if author.split() else author
+
+
 def byline(source: Source) -> str:
-    """``First Author et al., 2016`` (as much as is known)."""
+    """``Zhang et al., 2016`` (as much as is known)."""
     parts = []
     if source.authors:
-        first = source.authors[0]
+        first = family_name(source.authors[0])
         parts.append(first + (" et al." if len(source.authors) > 1 else ""))
     if source.year:
         parts.append(str(source.year))
@@ -90,21 +99,21 @@ def _short_text(
         blocks = [head, teaser, "\n".join([*tail, " ".join(tags)]).strip()]
         return "\n\n".join(b for b in blocks if b)
 
-    budget = limit - measure(assemble("", [])) - 2
-    plain = to_plain_text(source.body)
+    tags = hashtags(source.categories)
+    while tags and limit - measure(assemble("", tags)) < MIN_TEASER:
+        tags.pop()  # hashtags only where room allows: the teaser comes first
+    budget = limit - measure(assemble("", tags)) - 2
     if teaser_cap is not None:
         budget = min(budget, teaser_cap)
-    teaser = truncate_words(one_line(plain), max(budget, 0), measure)
-    text = assemble(teaser, [])
+    plain = to_plain_text(source.body)
+    flat = one_line(plain) if teaser_cap is None else _PARAGRAPHS.sub("\n\n", plain).strip()
+    teaser = truncate_words(flat, max(budget, 0), measure)
+    text = assemble(teaser, tags)
     while measure(text) > limit and teaser:  # weights are not additive everywhere: make sure
         budget -= max(1, budget // 10)
         teaser = truncate_words(teaser, max(budget, 0), measure)
-        text = assemble(teaser, [])
-    tags: list[str] = []
-    for tag in hashtags(source.categories):
-        if measure(assemble(teaser, [*tags, tag])) <= limit:
-            tags.append(tag)
-    return assemble(teaser, tags)
+        text = assemble(teaser, tags)
+    return text
 
 
 def key_points(body: str, limits: Limits) -> tuple[str, ...]:

@@ -98,7 +98,7 @@ def test_x_post_of_the_resnet_summary_reads_well() -> None:
     resnet = next(s for s in _seed_sources() if s.title.startswith("Deep Residual"))
     post = composer_for("x")(resnet, LINK, CHANNELS["x"])
     first, teaser, rest = post.text.split("\n\n")
-    assert first == "📄 Deep Residual Learning for Image Recognition (He, Kaiming et al., 2015)"
+    assert first == "📄 Deep Residual Learning for Image Recognition (He et al., 2015)"
     assert teaser.startswith("Deeper networks should never have a higher training error")
     assert teaser.endswith("…") and "**" not in teaser
     assert rest.startswith(LINK)

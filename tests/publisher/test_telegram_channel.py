@@ -49,9 +49,7 @@ async def test_posts_the_rendered_summary_to_the_channel(emu: BotApiEmulator, bo
     assert published.external_id == str(message.message_id)
     assert published.url == f"https://t.me/shortsci_feed/{message.message_id}"
     text = message.text or ""
-    assert text.startswith(
-        "📄 Deep Residual Learning for Image Recognition\nHe, Kaiming et al., 2015"
-    )
+    assert text.startswith("📄 Deep Residual Learning for Image Recognition\nHe et al., 2015")
     assert "10⁻⁴" in text and "• CIFAR-10: 6.43%" in text
     assert text.endswith("Read and vote on ShortSci")
     assert emu.errors == []
