@@ -8,6 +8,7 @@ over-eager ones, and loads `context.actor` for the handlers.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -136,6 +137,7 @@ async def on_error(update: object, context: BotContext) -> None:
         user,
         exc_info=context.error,
     )
+    await _alert_moderators(context, type(context.error).__name__)
     if not isinstance(update, Update) or update.effective_chat is None or update.inline_query:
         return
     try:
@@ -149,6 +151,25 @@ async def on_error(update: object, context: BotContext) -> None:
             )
     except Exception:  # the failure may be Telegram itself
         log.warning("could not tell user %s about the error", user, exc_info=True)
+
+
+ALERT_INTERVAL = 300.0  # seconds: at most one error alert to the moderators this often
+
+
+async def _alert_moderators(context: BotContext, error: str) -> None:
+    """Tell the moderators an error happened (the log has the details), without flooding."""
+    now = time.monotonic()
+    last = context.bot_data.get("last_error_alert", -ALERT_INTERVAL)
+    if now - last < ALERT_INTERVAL:
+        return
+    context.bot_data["last_error_alert"] = now
+    for moderator in sorted(context.services.settings.admins):
+        try:
+            await context.bot.send_message(
+                moderator, f"⚠️ The bot hit an unexpected {error}; the log has the details."
+            )
+        except Exception:  # a moderator who never opened the bot, or Telegram down
+            log.warning("could not alert moderator %s", moderator, exc_info=True)
 
 
 App = Application[Any, BotContext, Any, Any, Any, Any]

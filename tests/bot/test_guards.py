@@ -193,6 +193,8 @@ async def test_unexpected_errors_are_logged_and_the_user_is_told(
             await conn.execute(text("ALTER TABLE summaries_gone RENAME TO summaries"))
     assert sorry.text == "Sorry, something went wrong on our side. Please try again in a moment."
     assert "unhandled error for update" in caplog.text
+    [alert] = chat.seen(chat.mod)
+    assert alert.text is not None and alert.text.startswith("⚠️ The bot hit an unexpected ")
 
 
 async def test_concurrent_users_are_all_answered(chat: Chat, catalog: Catalog) -> None:
