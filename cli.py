@@ -19,6 +19,7 @@ from config import ConfigError, Settings, configure_logging, load_settings
 from publisher.dispatcher import Dispatcher
 from publisher.service import build_dispatcher, build_scheduler, dry_run, telegram_bot
 from storage.catalog.arxiv_source import ArxivSource
+from storage.catalog.crossref_source import CrossrefSource
 from storage.catalog.service import Catalog
 from storage.channels import channel_reports, format_reports
 from storage.db import Database, DatabaseError
@@ -28,18 +29,24 @@ log = logging.getLogger("shortsci")
 
 @contextlib.asynccontextmanager
 async def services(settings: Settings) -> AsyncIterator[Services]:
-    """Open the database (migrated), the arXiv client and the catalog; close them after."""
+    """Open the database (migrated), the arXiv and Crossref clients and the catalog."""
     db = Database(settings.database_url)
     arxiv = ArxivSource(
         settings.arxiv_api_url,
         timeout=settings.arxiv_timeout,
         delay_seconds=settings.arxiv_delay_seconds,
     )
+    crossref = CrossrefSource(
+        settings.crossref_api_url,
+        contact_email=settings.contact_email,
+        timeout=settings.crossref_timeout,
+    )
     try:
         await db.upgrade()
-        yield Services(settings=settings, db=db, catalog=Catalog(db, arxiv))
+        yield Services(settings=settings, db=db, catalog=Catalog(db, arxiv, crossref=crossref))
     finally:
         arxiv.close()
+        await crossref.aclose()
         await db.dispose()
 
 

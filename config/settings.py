@@ -95,6 +95,7 @@ class Settings(BaseSettings):
     crossref_api_url: str = Field(
         "https://api.crossref.org", json_schema_extra={"example": "https://api.crossref.org"}
     )
+    crossref_timeout: float = Field(15.0, gt=0, json_schema_extra={"example": "15"})
     contact_email: str | None = _optional("team@example.org")
     public_url: str | None = _optional("https://shortsci.example.org")
 

@@ -268,6 +268,7 @@ class DraftKind(enum.StrEnum):
     SUMMARY = "summary"  # a new summary of `paper_id`
     EDIT = "edit"  # a new text for summary `target_id`
     REJECT_REASON = "reject_reason"  # a moderator's reason for rejecting `target_id`
+    ADD_PAPER = "add_paper"  # a paper a moderator enters by hand; `body` holds the fields
 
 
 class Draft(Base):

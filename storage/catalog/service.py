@@ -1,4 +1,9 @@
-"""The catalog service: resolve any reference to a stored paper, fetching from arXiv when new.
+"""The catalog service: resolve any reference to a stored paper, fetching it when new.
+
+arXiv ids (and arXiv DOIs) are fetched from arXiv, other DOIs from Crossref. Title words
+are searched locally, then at arXiv (whose hits are stored); when both find nothing,
+`Catalog.external_candidates` offers Crossref's matches without storing them, and the one
+a person picks is stored by resolving its DOI.
 
 Network calls happen outside any database transaction; what a source returns is stored
 so the next lookup is local. A source failure is raised as `SourceUnavailable`, never
@@ -13,6 +18,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import IntegrityError
 
 from storage.catalog.arxiv_source import ArxivSource, PaperData
+from storage.catalog.crossref_source import CrossrefSource
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
 from storage.catalog.store import find_paper, search_papers, store_paper
 from storage.db import Database
@@ -22,18 +28,21 @@ log = logging.getLogger(__name__)
 
 
 class Catalog:
-    """Find papers by any reference form, locally first, then at arXiv."""
+    """Find papers by any reference form, locally first, then at arXiv or Crossref."""
 
-    def __init__(self, db: Database, arxiv: ArxivSource) -> None:
+    def __init__(
+        self, db: Database, arxiv: ArxivSource, *, crossref: CrossrefSource | None = None
+    ) -> None:
         self._db = db
         self._arxiv = arxiv
+        self._crossref = crossref
 
     async def lookup(self, text: str, *, limit: int = 10) -> list[Paper]:
         """Papers for what a person typed: one for an identifier, ranked ones for words.
 
         Raises:
             MalformedReference: the text looks like an identifier but is not valid.
-            SourceUnavailable: arXiv was needed and did not answer.
+            SourceUnavailable: arXiv or Crossref was needed and did not answer.
         """
         ref = parse_reference(text)
         if ref.kind is RefKind.TITLE:
@@ -42,12 +51,24 @@ class Catalog:
         return [paper] if paper else []
 
     async def resolve(self, ref: PaperRef) -> Paper | None:
-        """The paper an identifier names: stored, or fetched from arXiv and stored."""
+        """The paper an identifier names: stored, or fetched (arXiv, Crossref) and stored.
+
+        Raises:
+            SourceUnavailable: the source was needed and did not answer.
+        """
         async with self._db.sessions() as session:
             paper = await find_paper(session, ref)
-        if paper is not None or ref.kind is not RefKind.ARXIV:
+        if paper is not None:
             return paper
-        fetched = await self._arxiv.fetch([ref.versioned_id])
+        if ref.kind is RefKind.ARXIV:
+            fetched = await self._arxiv.fetch([ref.versioned_id])
+        elif ref.kind is RefKind.DOI and self._crossref is not None:
+            work = await self._crossref.work(ref.value)
+            if work is not None and work.doi != ref.value:  # Crossref answered an alias DOI
+                work.aliases.append(ref.alias)
+            fetched = [work] if work is not None else []
+        else:
+            return None
         if not fetched:
             return None
         return (await self.store(fetched))[0]
@@ -59,6 +80,19 @@ class Catalog:
         if papers or offset:
             return papers
         return await self.store(await self._arxiv.search_titles(words, limit=min(limit, 10)))
+
+    async def external_candidates(self, words: str, *, rows: int = 5) -> list[PaperData]:
+        """Crossref's best matches for a title (or citation) search, not stored.
+
+        For when `search` found nothing. Each candidate has a DOI: store the one a person
+        picks with ``resolve(PaperRef(RefKind.DOI, candidate.doi))``. Empty without Crossref.
+
+        Raises:
+            SourceUnavailable: Crossref did not answer.
+        """
+        if self._crossref is None:
+            return []
+        return await self._crossref.search(words, rows=rows)
 
     async def store(self, found: Sequence[PaperData]) -> list[Paper]:
         """Store fetched papers; a concurrent insert of the same paper is merged by retrying."""

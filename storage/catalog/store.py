@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -15,6 +16,7 @@ from storage.catalog.arxiv_source import PaperData
 from storage.catalog.refs import PaperRef, RefKind
 from storage.models import Paper, PaperAlias, Summary, SummaryStatus, utcnow
 
+log = logging.getLogger(__name__)
 _TERM = re.compile(r"[^\W_]+")
 _FTS_ALL = text(
     "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
@@ -60,26 +62,61 @@ async def add_aliases(session: AsyncSession, paper_id: int, aliases: Sequence[st
     await session.execute(insert(PaperAlias).values(rows).on_conflict_do_nothing())
 
 
-async def store_paper(session: AsyncSession, data: PaperData) -> Paper:
-    """Insert or refresh a paper from a source, matched by arXiv id or DOI; returns it."""
+# Whose description of a paper wins when two sources describe it: the published record
+# (Crossref) over the preprint (arXiv), and what people entered by hand over both.
+SOURCE_RANK = {"arxiv": 1, "crossref": 2, "manual": 3}
+
+
+async def _matching_papers(session: AsyncSession, data: PaperData) -> list[Paper]:
+    """The stored papers `data` names by its arXiv id or its DOI (two if stored apart)."""
     conditions = []
     if data.arxiv_id:
         conditions.append(Paper.arxiv_id == data.arxiv_id)
     if data.doi:
         conditions.append(Paper.doi == data.doi)
-    paper = await session.scalar(select(Paper).where(or_(*conditions))) if conditions else None
+    if not conditions:
+        return []
+    found = list(await session.scalars(select(Paper).where(or_(*conditions)).order_by(Paper.id)))
+    if len(found) > 1:
+        log.warning(
+            "arXiv %s and DOI %s are stored as two papers (%s); not merging them",
+            data.arxiv_id,
+            data.doi,
+            ", ".join(str(p.id) for p in found),
+        )
+    return found
+
+
+async def store_paper(session: AsyncSession, data: PaperData) -> Paper:
+    """Insert or refresh a paper from a source, matched by arXiv id or DOI; returns it.
+
+    A preprint and its published version are one paper: whichever arrives second is merged
+    into the first. The published record's title, authors, venue, year and URL win over the
+    preprint's (`SOURCE_RANK`); fields a source leaves empty are kept.
+    """
+    found = await _matching_papers(session, data)
+    by_arxiv = [p for p in found if data.arxiv_id and p.arxiv_id == data.arxiv_id]
+    paper: Paper | None = next(iter(by_arxiv or found), None)
+    rank = SOURCE_RANK.get
+    leads = paper is None or rank(data.source, 0) >= rank(paper.source, 0)
     if paper is None:
         paper = Paper(title=data.title, authors=data.authors, source=data.source)
         session.add(paper)
-    paper.title = data.title
-    paper.authors = data.authors
+    same_source = paper.source == data.source
+    if leads:
+        paper.source, paper.title, paper.authors = data.source, data.title, data.authors
     paper.arxiv_id = paper.arxiv_id or data.arxiv_id
-    paper.doi = paper.doi or data.doi
+    if paper.doi is None and not any(p.doi == data.doi for p in found if p is not paper):
+        paper.doi = data.doi
     for name in ("abstract", "venue", "year", "published", "url"):
         value = getattr(data, name)
-        if value is not None:
+        if value is not None and (leads or getattr(paper, name) is None):
             setattr(paper, name, value)
-    paper.categories = data.categories or paper.categories or []
+    known = paper.categories or []
+    if same_source:
+        paper.categories = data.categories or known
+    else:
+        paper.categories = list(dict.fromkeys([*known, *data.categories]))
     paper.fetched_at = utcnow()
     await session.flush()
     aliases = list(data.aliases)
