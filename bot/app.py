@@ -30,7 +30,7 @@ from telegram.ext import (
 from bot import callbacks
 from bot.callbacks import Action, Callback
 from bot.context import BotContext, PerUserOrder, Services, answer, friendly, reply, tell
-from bot.handlers import inline, moderation, reading, submitting, votes
+from bot.handlers import inline, moderation, papers, reading, submitting, votes
 from storage.users import ensure_user
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,8 @@ COMMANDS: list[tuple[str, Command, str]] = [
     ("status", moderation.status_command, "Publishing health (moderators)"),
     ("review", moderation.review_command, "Posts whose outcome is unknown (moderators)"),
     ("resume", moderation.resume_command, "Resume a paused channel (moderators)"),
+    ("browse", papers.browse_command, "Summaries by venue and year"),
+    ("addpaper", papers.addpaper_command, "Enter a paper by hand (moderators)"),
 ]
 
 BUTTONS: dict[Action, Button] = {
@@ -75,6 +77,10 @@ BUTTONS: dict[Action, Button] = {
     Action.REJECT: moderation.on_moderation_button,
     Action.MARK_POSTED: moderation.on_review_button,
     Action.POST_AGAIN: moderation.on_review_button,
+    Action.PICK: submitting.on_pick,
+    Action.ADD_PAPER: papers.on_add_paper,
+    Action.BROWSE: papers.on_browse_button,
+    Action.VENUES: papers.on_browse_button,
 }
 
 

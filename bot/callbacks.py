@@ -31,22 +31,30 @@ class Action(StrEnum):
     REJECT = "rj"  # rj:<summary>
     MARK_POSTED = "mp"  # mp:<publication>    a moderator saw it on the platform
     POST_AGAIN = "pa"  # pa:<publication>     a moderator checked it is absent: post it
+    PICK = "pk"  # pk:<candidate>:<0|1>       store an offered Crossref paper (1: then write)
+    ADD_PAPER = "ad"  # ad:0                  confirm the paper being entered by hand
+    BROWSE = "bv"  # bv:<venue-year key>:<offset>  (the key is 12 hex digits)
+    VENUES = "vs"  # vs:<offset>              the list of venues and years
 
 
 _SHAPE = re.compile(r"^([a-z]{2}|v):(-?\d{1,12})(?::(-?\d{1,12}))?$")
-_TWO_ARGS = {Action.VOTE, Action.PAGE}
+_BROWSE = re.compile(r"^bv:([0-9a-f]{12}):(\d{1,6})$")
+_TWO_ARGS = {Action.VOTE, Action.PAGE, Action.PICK}
 
 
 @dataclass(frozen=True, slots=True)
 class Callback:
-    """A parsed button press: the action and its numeric arguments."""
+    """A parsed button press: the action, its numeric arguments, and a key for browsing."""
 
     action: Action
     arg: int
     extra: int = 0
+    key: str = ""
 
     def encode(self) -> str:
         """The callback_data string for this button."""
+        if self.action is Action.BROWSE:
+            return f"{self.action}:{self.key}:{self.arg}"
         if self.action in _TWO_ARGS:
             return f"{self.action}:{self.arg}:{self.extra}"
         return f"{self.action}:{self.arg}"
@@ -57,10 +65,17 @@ def button_data(action: Action, arg: int = 0, extra: int = 0) -> str:
     return Callback(action, arg, extra).encode()
 
 
+def browse_data(key: str, offset: int = 0) -> str:
+    """Callback data for a venue-year button."""
+    return Callback(Action.BROWSE, offset, key=key).encode()
+
+
 def parse(data: str | None) -> Callback | None:
     """The button's request, or None if the data is not one we make."""
     if not data or len(data.encode()) > 64:
         return None
+    if browse := _BROWSE.match(data):
+        return Callback(Action.BROWSE, int(browse.group(2)), key=browse.group(1))
     match = _SHAPE.match(data)
     if not match:
         return None
@@ -74,6 +89,10 @@ def parse(data: str | None) -> Callback | None:
     extra = int(match.group(3)) if has_extra else 0
     if action is Action.VOTE and extra not in (1, -1):
         return None
+    if action is Action.PICK and extra not in (0, 1):
+        return None
+    if action is Action.BROWSE:
+        return None  # only the hex-key form above
     arg = int(match.group(2))
     if arg < 0 or (action is Action.PAGE and extra < 0):
         return None

@@ -94,3 +94,13 @@ async def drop_draft(session: AsyncSession, user_id: int) -> Draft | None:
         await session.delete(draft)
         await session.flush()
     return draft
+
+
+async def set_draft_body(session: AsyncSession, user_id: int, body: str, *, parts: int) -> Draft:
+    """Replace the draft's text (a form's fields so far) and its step count."""
+    draft = await session.get(Draft, user_id)
+    if draft is None:
+        raise NotFound("There is nothing in progress any more; start again.")
+    draft.body, draft.parts, draft.updated_at = body, parts, utcnow()
+    await session.flush()
+    return draft

@@ -19,13 +19,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from storage.catalog.arxiv_source import ArxivSource
+from storage.catalog.crossref_source import CrossrefSource
 from storage.catalog.service import Catalog
 from storage.db import Database
 from storage.models import Base
 from tests.fakes.arxiv import FakeArxiv
+from tests.fakes.crossref import FakeCrossref
 
 POSTGRES_URL = os.environ.get("SHORTSCI_TEST_DATABASE_URL")
 
+CONTACT = "team@shortsci.example.org"
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
@@ -104,3 +107,26 @@ def arxiv_source(fake_arxiv: FakeArxiv) -> Iterator[ArxivSource]:
 def catalog(db: Database, arxiv_source: ArxivSource) -> Catalog:
     """The catalog over the test database and the fake arXiv."""
     return Catalog(db, arxiv_source)
+
+
+@pytest.fixture
+def fake_crossref() -> Iterator[FakeCrossref]:
+    """A local Crossref REST API with the recorded works and ours."""
+    with FakeCrossref() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def crossref_source(fake_crossref: FakeCrossref) -> AsyncIterator[CrossrefSource]:
+    """A `CrossrefSource` aimed at the fake, with a contact address and a short timeout."""
+    source = CrossrefSource(fake_crossref.url, contact_email=CONTACT, timeout=1.0)
+    yield source
+    await source.aclose()
+
+
+@pytest.fixture
+def crossref_catalog(
+    db: Database, arxiv_source: ArxivSource, crossref_source: CrossrefSource
+) -> Catalog:
+    """The catalog over the test database, the fake arXiv and the fake Crossref."""
+    return Catalog(db, arxiv_source, crossref=crossref_source)

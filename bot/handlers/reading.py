@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from bot import render
 from bot.callbacks import Action, Callback, button_data
 from bot.context import BotContext, answer, friendly, reply, tell
+from bot.handlers import papers as papers_module
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
 from storage.catalog.store import get_paper
 from storage.errors import NotFound
@@ -34,12 +35,16 @@ You can also just send me an arXiv or DOI link.
 <b>Write</b>
 /submit &lt;ref&gt; write a summary (Markdown, LaTeX in $…$), then /done
 /cancel drop your draft
-/mine your summaries · /edit &lt;id&gt; · /delete &lt;id&gt;"""
+/mine your summaries · /edit &lt;id&gt; · /delete &lt;id&gt;
+
+<b>Browse</b>
+/browse summaries by venue and year"""
 MODERATOR_HELP = """
 
 <b>Moderate</b>
 /queue summaries waiting for review · /ban &lt;user&gt; · /unban &lt;user&gt;
-/status publishing health · /review posts to settle · /resume &lt;channel&gt;"""
+/status publishing health · /review posts to settle · /resume &lt;channel&gt;
+/addpaper enter a paper no service knows"""
 
 
 async def start(update: Update, context: BotContext) -> None:
@@ -94,7 +99,10 @@ async def search_command(update: Update, context: BotContext) -> None:
     if await wait_if_limited(update, context, "lookup"):
         return
     papers = await context.services.catalog.search(words, limit=10)
-    await show_choices(update, context, papers, words)
+    if papers or not await papers_module.offer_candidates(
+        update, context, words, then_submit=False
+    ):
+        await show_choices(update, context, papers, words)
 
 
 async def lookup(update: Update, context: BotContext, text: str) -> None:
@@ -108,7 +116,9 @@ async def lookup(update: Update, context: BotContext, text: str) -> None:
     papers = await context.services.catalog.search(ref.value, limit=10)
     if len(papers) == 1:
         await show_paper(update, context, papers[0])
-    else:
+    elif papers or not await papers_module.offer_candidates(
+        update, context, ref.value, then_submit=False
+    ):
         await show_choices(update, context, papers, text)
 
 

@@ -16,9 +16,10 @@ from bot import render
 from bot.callbacks import Action, Callback, button_data
 from bot.context import BotContext, answer, friendly, reply
 from bot.handlers import moderation
-from bot.handlers.reading import lookup_ref, wait_if_limited
+from bot.handlers import papers as papers_module
+from bot.handlers.reading import lookup_ref, show_paper, wait_if_limited
 from markup import split_html, to_telegram_html
-from storage.catalog.refs import RefKind, find_reference, parse_reference
+from storage.catalog.refs import PaperRef, RefKind, find_reference, parse_reference
 from storage.catalog.store import get_paper
 from storage.drafts import append_to_draft, drop_draft, get_draft, start_draft
 from storage.errors import InvalidInput, NotFound
@@ -70,6 +71,11 @@ async def submit_command(update: Update, context: BotContext) -> None:
     if papers is None:
         paper = await catalog.resolve(ref)
         papers = [paper] if paper else []
+    offered = not papers and ref.kind is RefKind.TITLE
+    if offered and await papers_module.offer_candidates(
+        update, context, ref.value, then_submit=True
+    ):
+        return
     if len(papers) != 1:
         await _pick_paper(update, context, papers, text)
         return
@@ -146,6 +152,9 @@ async def add_to_draft(update: Update, context: BotContext, draft: Draft, text: 
     """Append a message to the draft and confirm it is saved."""
     if draft.kind is DraftKind.REJECT_REASON:
         await moderation.finish_reject(update, context, draft, text)
+        return
+    if draft.kind is DraftKind.ADD_PAPER:
+        await papers_module.add_paper_step(update, context, draft, text)
         return
     async with context.services.db.transaction() as session:
         saved = await append_to_draft(session, context.user.id, text)
@@ -312,7 +321,7 @@ async def _submit_draft(update: Update, context: BotContext) -> None:
     services = context.services
     async with services.db.transaction() as session:
         draft = await get_draft(session, context.user.id)
-        if draft is None or draft.kind is DraftKind.REJECT_REASON:
+        if draft is None or draft.kind in (DraftKind.REJECT_REASON, DraftKind.ADD_PAPER):
             raise NotFound("This preview is no longer current: there is no draft to submit.")
         if draft.kind is DraftKind.EDIT and draft.target_id is not None:
             summary = await edit_summary(session, context.user, draft.target_id, draft.body)
@@ -345,6 +354,19 @@ async def _submit_draft(update: Update, context: BotContext) -> None:
             "I will tell you when it is reviewed.",
         )
         await moderation.notify_moderators(context, summary_id)
+
+
+async def on_pick(update: Update, context: BotContext, callback: Callback) -> None:
+    """A paper picked from Crossref's candidates: store it, then show it or start a summary."""
+    doi = papers_module.picked_doi(context, callback)
+    paper = await context.services.catalog.resolve(PaperRef(RefKind.DOI, doi))
+    if paper is None:
+        raise NotFound("Crossref no longer knows that paper; please search again.")
+    await answer(update, context)
+    if callback.extra:
+        await begin_summary(update, context, paper)
+    else:
+        await show_paper(update, context, paper)
 
 
 async def on_draft_button(update: Update, context: BotContext, callback: Callback) -> None:

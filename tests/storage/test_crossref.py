@@ -13,11 +13,11 @@ from storage.catalog.service import Catalog
 from storage.catalog.store import search_papers, store_paper
 from storage.db import Database
 from storage.models import Paper
+from tests.conftest import CONTACT
 from tests.fakes._server import Reply
 from tests.fakes.arxiv import FakeArxiv
 from tests.fakes.crossref import FakeCrossref
 from tests.paths import CROSSREF_CORPUS
-from tests.storage.conftest import CONTACT
 
 ALEXNET_TITLE = "imagenet classification with deep convolutional neural networks"
 ALEXNET_NIPS = "10.5555/2999134.2999257"
