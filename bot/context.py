@@ -26,8 +26,9 @@ from storage.catalog.arxiv_source import SourceUnavailable
 from storage.catalog.refs import MalformedReference
 from storage.catalog.service import Catalog
 from storage.db import Database
-from storage.errors import StorageError
+from storage.errors import PermissionDenied, StorageError
 from storage.models import User
+from storage.users import is_moderator
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -114,6 +115,12 @@ class PerUserOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to tear down."""
+
+
+def require_moderator(context: BotContext) -> None:
+    """Refuse anyone but a moderator (the storage operations check again)."""
+    if not is_moderator(context.user):
+        raise PermissionDenied("This is for moderators only.")
 
 
 async def reply(

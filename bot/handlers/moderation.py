@@ -14,7 +14,7 @@ from telegram.error import TelegramError
 
 from bot import render
 from bot.callbacks import Action, Callback, button_data
-from bot.context import NO_PREVIEW, BotContext, answer, friendly, reply
+from bot.context import NO_PREVIEW, BotContext, answer, friendly, reply, require_moderator
 from storage.channels import (
     channel_reports,
     format_reports,
@@ -23,7 +23,6 @@ from storage.channels import (
     settle_publication,
 )
 from storage.drafts import drop_draft, start_draft
-from storage.errors import PermissionDenied
 from storage.models import Draft, DraftKind
 from storage.summaries import (
     approve_summary,
@@ -31,7 +30,7 @@ from storage.summaries import (
     pending_summaries,
     reject_summary,
 )
-from storage.users import find_user, is_moderator, set_banned
+from storage.users import find_user, set_banned
 
 log = logging.getLogger(__name__)
 QUEUE_PAGE = 5
@@ -50,11 +49,6 @@ def _decision_keyboard(summary_id: int) -> InlineKeyboardMarkup:
             ]
         ]
     )
-
-
-def _require_moderator(context: BotContext) -> None:
-    if not is_moderator(context.user):
-        raise PermissionDenied("This is for moderators only.")
 
 
 async def _send(
@@ -86,7 +80,7 @@ async def notify_moderators(context: BotContext, summary_id: int) -> None:
 @friendly
 async def queue_command(update: Update, context: BotContext) -> None:
     """Shows the summaries waiting for review, each with Approve / Reject."""
-    _require_moderator(context)
+    require_moderator(context)
     async with context.services.db.sessions() as session:
         waiting = await pending_summaries(session, limit=QUEUE_PAGE)
     if not waiting:
@@ -101,7 +95,7 @@ async def queue_command(update: Update, context: BotContext) -> None:
 
 async def on_moderation_button(update: Update, context: BotContext, callback: Callback) -> None:
     """Approve or Reject under a queued summary."""
-    _require_moderator(context)
+    require_moderator(context)
     summary_id = callback.arg
     query = update.callback_query
     assert query is not None
@@ -140,7 +134,7 @@ async def on_moderation_button(update: Update, context: BotContext, callback: Ca
 
 async def finish_reject(update: Update, context: BotContext, draft: Draft, reason: str) -> None:
     """The moderator's reason arrived: reject and tell the author."""
-    _require_moderator(context)
+    require_moderator(context)
     assert draft.target_id is not None
     async with context.services.db.transaction() as session:
         summary = await reject_summary(session, context.user, draft.target_id, reason)
@@ -158,7 +152,7 @@ async def finish_reject(update: Update, context: BotContext, draft: Draft, reaso
 
 
 async def _ban(update: Update, context: BotContext, banned: bool) -> None:
-    _require_moderator(context)
+    require_moderator(context)
     handle = (context.args or [""])[0]
     if not handle:
         await reply(
@@ -194,7 +188,7 @@ async def unban_command(update: Update, context: BotContext) -> None:
 @friendly
 async def status_command(update: Update, context: BotContext) -> None:
     """Per channel: queue depth, last success and error, paused, next run (moderators)."""
-    _require_moderator(context)
+    require_moderator(context)
     async with context.services.db.sessions() as session:
         reports = await channel_reports(session, context.services.channels)
     await reply(update, context, f"<b>Publishing</b>\n<pre>{escape(format_reports(reports))}</pre>")
@@ -203,7 +197,7 @@ async def status_command(update: Update, context: BotContext) -> None:
 @friendly
 async def review_command(update: Update, context: BotContext) -> None:
     """Publications whose outcome is unknown or that failed, each with one-tap decisions."""
-    _require_moderator(context)
+    require_moderator(context)
     async with context.services.db.sessions() as session:
         waiting = await publications_needing_review(session)
     if not waiting:
@@ -236,7 +230,7 @@ async def review_command(update: Update, context: BotContext) -> None:
 
 async def on_review_button(update: Update, context: BotContext, callback: Callback) -> None:
     """Settle a publication: it was posted, or post it again."""
-    _require_moderator(context)
+    require_moderator(context)
     posted = callback.action is Action.MARK_POSTED
     async with context.services.db.transaction() as session:
         await settle_publication(session, context.user, callback.arg, posted=posted)
@@ -249,7 +243,7 @@ async def on_review_button(update: Update, context: BotContext, callback: Callba
 @friendly
 async def resume_command(update: Update, context: BotContext) -> None:
     """Resume a paused channel once its credentials are renewed (moderators)."""
-    _require_moderator(context)
+    require_moderator(context)
     channel = (context.args or [""])[0].lower()
     if channel not in context.services.channels:
         names = ", ".join(context.services.channels)

@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import render
 from bot.callbacks import Action, Callback, browse_data, button_data
-from bot.context import BotContext, answer, friendly, reply
+from bot.context import BotContext, answer, friendly, reply, require_moderator
 from storage.browse import (
     count_venue_summaries,
     find_venue_year,
@@ -19,9 +19,8 @@ from storage.browse import (
 from storage.catalog.arxiv_source import PaperData
 from storage.curation import add_manual_paper, alias_ref
 from storage.drafts import drop_draft, get_draft, set_draft_body, start_draft
-from storage.errors import InvalidInput, NotFound, PermissionDenied
+from storage.errors import InvalidInput, NotFound
 from storage.models import Draft, DraftKind, Paper
-from storage.users import is_moderator
 
 CANDIDATES = "crossref_candidates"  # user_data key: the DOIs last offered, by button number
 VENUE_PAGE = 20
@@ -82,15 +81,10 @@ def picked_doi(context: BotContext, callback: Callback) -> str:
 # /addpaper: a form over several messages, its fields kept as JSON in the user's draft.
 
 
-def _require_moderator(context: BotContext) -> None:
-    if not is_moderator(context.user):
-        raise PermissionDenied("This is for moderators only.")
-
-
 @friendly
 async def addpaper_command(update: Update, context: BotContext) -> None:
     """Walks a moderator through entering a paper no service knows."""
-    _require_moderator(context)
+    require_moderator(context)
     async with context.services.db.transaction() as session:
         await start_draft(session, context.user, DraftKind.ADD_PAPER, body="{}")
         await set_draft_body(session, context.user.id, "{}", parts=0)
@@ -123,7 +117,7 @@ def _check(field: str, value: str) -> str | int | list[str] | None:
 
 async def add_paper_step(update: Update, context: BotContext, draft: Draft, text: str) -> None:
     """Take one field of the form; after the last, show the card to confirm."""
-    _require_moderator(context)
+    require_moderator(context)
     fields = json.loads(draft.body or "{}")
     field, _ = STEPS[draft.parts]
     fields[field] = _check(field, text.strip())
@@ -166,7 +160,7 @@ def _paper(fields: dict[str, object]) -> Paper:
 
 async def on_add_paper(update: Update, context: BotContext, callback: Callback) -> None:
     """The moderator confirmed the card: store the paper."""
-    _require_moderator(context)
+    require_moderator(context)
     async with context.services.db.transaction() as session:
         draft = await get_draft(session, context.user.id)
         if draft is None or draft.kind is not DraftKind.ADD_PAPER or draft.parts < len(STEPS):
