@@ -8,6 +8,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from storage.catalog.crossref_source import CrossrefSource
 from storage.catalog.service import Catalog
 from storage.channels import channel_reports, format_reports
 from storage.db import Database, DatabaseError
+from storage.importer import import_snapshot
 
 log = logging.getLogger("shortsci")
 
@@ -183,6 +185,36 @@ async def _status(settings: Settings) -> int:
     return 0
 
 
+async def _import(settings: Settings, path: str, batch: int) -> int:
+    """Import an arXiv metadata snapshot (JSON lines; `-` is stdin) with a progress line."""
+    db = Database(settings.database_url)
+    started = shown = time.monotonic()
+
+    def progress(done: int) -> None:
+        nonlocal shown
+        now = time.monotonic()
+        if now - shown >= 0.2:  # at most five updates a second
+            shown = now
+            rate = done / max(now - started, 1e-9)
+            print(f"\rimporting: {done:,} papers, {rate:,.0f}/s ", end="", file=sys.stderr)
+
+    try:
+        await db.upgrade()
+        source = sys.stdin.buffer if path == "-" else path
+        report = await import_snapshot(db, source, batch=batch, progress=progress)
+    finally:
+        await db.dispose()
+    print(file=sys.stderr)
+    print(
+        f"Imported {report.lines:,} lines in {report.seconds:.1f} s ({report.rate:,.0f}/s): "
+        f"{report.inserted:,} new, {report.existing:,} already stored, "
+        f"{report.malformed:,} malformed, {report.doi_conflicts:,} stored without their DOI."
+    )
+    for error in report.errors:
+        print(f"  skipped {error}", file=sys.stderr)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, int]]] = {
     "run": lambda s, _: _run(s),
     "bot": lambda s, _: _bot(s),
@@ -191,6 +223,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "chat": lambda s, _: _chat(s),
     "db upgrade": lambda s, _: _db_upgrade(s),
     "status": lambda s, _: _status(s),
+    "import": lambda s, a: _import(s, a.path, a.batch),
 }
 
 
@@ -211,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="action", required=True, metavar="ACTION")
     db_commands.add_parser("upgrade", help="apply every pending migration")
     commands.add_parser("status", help="per channel: queue, last success and error, paused")
+    importing = commands.add_parser("import", help="import an arXiv metadata snapshot (JSONL)")
+    importing.add_argument("path", help="the snapshot file (.json, .jsonl or .gz), or - for stdin")
+    importing.add_argument("--batch", type=int, default=5000, help="papers per transaction")
     return parser
 
 

@@ -1,0 +1,525 @@
+"""Bot throughput and latency: 200 simulated users through the Bot API emulator into the real
+bot on a database, side by side with a bare python-telegram-bot echo bot on the same emulator.
+
+The mix: 60 % lookups (``/paper <arXiv id>``, half of them papers with summaries, so the card,
+three summaries and a "More" button go out), 20 % submission messages (parts of an open draft),
+20 % buttons (👍/👎 votes and "More summaries" pages). Throughput: a burst of `--updates`
+updates, until every one is handled, best of `--rounds` alternating rounds. Latency: updates
+offered at `--rate` per second for `--seconds`, from the moment getUpdates serves an update to
+the first reply the emulator receives (a message to that chat, or the callback answer).
+
+Both bots process up to 64 updates at once; neither uses AIORateLimiter (it would cap both at
+Telegram's 30 messages/s, which is Telegram's limit, not our speed); ShortSci's per-user
+anti-spam limits are raised so that simulated users are never throttled (their cost remains).
+
+Usage: ``python bench/bench_bot.py [--updates N] [--rate R] [--seconds S] [--postgres URL]``
+
+Targets (issue): throughput ratio to the echo bot >= 0.7; at 100 updates/s offered, p99
+latency <= 50 ms and within 3x of the echo bot's p99; on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from _catalog import sqlite_url
+from _common import (
+    CACHE,
+    Stopwatch,
+    percentile,
+    postgres_url,
+    postgres_version,
+    print_machine,
+    table,
+    verdict,
+)
+from gen_snapshot import cached_snapshot
+from sqlalchemy import insert, select, text
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.app import build_application, start_polling, stop
+from bot.context import Services
+from bot.emulator import BotApiEmulator, Event
+from bot.emulator.registry import Call
+from bot.emulator.state import Message, User
+from bot.ratelimit import Limit, RateLimiter
+from config import Settings
+from storage.catalog.arxiv_source import ArxivSource
+from storage.catalog.service import Catalog
+from storage.db import Database
+from storage.importer import import_snapshot
+from storage.models import Paper, Summary, SummaryStatus
+from storage.models import User as UserRow
+
+TOKEN = "5555555555:AAF_shortsci-bench-token-abcdefghijk"
+USERS = 200
+POPULAR = 300  # papers with five summaries each
+CATALOG = 20_000
+BODY = (
+    "**Idea.** Learn a residual $F(x) = H(x) - x$ instead of $H(x)$ directly; identity "
+    "shortcuts add no parameters.\n\n- Deeper nets train as easily as shallow ones.\n"
+    "- ImageNet error drops to 3.57 %.\n\n*Why it matters:* depth became cheap. " * 2
+)
+DRAFT_PART = "The experiments cover ImageNet and CIFAR-10 with depths from 18 to 1202 layers. "
+NO_LIMITS = {k: Limit(1_000_000, 60.0) for k in ("update", "lookup", "submit")}
+
+
+class TimedEmulator(BotApiEmulator):
+    """The emulator, noting when each update is first served by getUpdates."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.served: dict[int, float] = {}
+
+    async def _dispatch(self, name: str, call: Call) -> Any:
+        result = await super()._dispatch(name, call)
+        if name.lower() == "getupdates" and result:
+            now = time.perf_counter()
+            for update in result:
+                self.served.setdefault(update["update_id"], now)
+        return result
+
+
+@dataclass
+class Sent:
+    """One update the load generator sent, and when its first reply came."""
+
+    update_id: int
+    chat_id: int
+    query_id: str | None
+    replied: float | None = None
+
+
+@dataclass
+class Tracker:
+    """Matches replies to updates: callback answers by query id, messages by chat (FIFO)."""
+
+    emu: TimedEmulator
+    by_query: dict[str, Sent] = field(default_factory=dict)
+    by_chat: defaultdict[int, deque[Sent]] = field(default_factory=lambda: defaultdict(deque))
+    all: list[Sent] = field(default_factory=list)
+
+    def add(self, sent: Sent) -> None:
+        """Start waiting for this update's reply."""
+        self.all.append(sent)
+        if sent.query_id is not None:
+            self.by_query[sent.query_id] = sent
+        else:
+            self.by_chat[sent.chat_id].append(sent)
+
+    def on_event(self, event: Event) -> None:
+        """An emulator event: maybe the first reply to a waiting update."""
+        now = time.perf_counter()
+        if event.kind == "callback_answer":
+            sent = self.by_query.pop(event.subject.query_id, None)
+            if sent is not None:
+                sent.replied = now
+        elif event.kind == "sent":
+            waiting = self.by_chat.get(event.subject.chat.id)
+            while waiting:  # the oldest served update of that chat that has no reply yet
+                sent = waiting[0]
+                if sent.update_id not in self.emu.served:
+                    return
+                waiting.popleft()
+                if sent.replied is None:
+                    sent.replied = now
+                    return
+
+    def latencies_ms(self) -> list[float]:
+        """Served-to-first-reply times, for updates that got a reply."""
+        return [
+            (s.replied - self.emu.served[s.update_id]) * 1000
+            for s in self.all
+            if s.replied is not None and s.update_id in self.emu.served
+        ]
+
+
+@dataclass
+class Person:
+    """A simulated user: who they are and what the bot showed them."""
+
+    user: User
+    votes: list[Message] = field(default_factory=list)
+    paper_id: int = 0
+
+
+@dataclass
+class World:
+    """The papers the mix asks for."""
+
+    popular: list[tuple[int, str]]  # (paper id, arXiv id), five summaries each
+    plain: list[str]  # arXiv ids without summaries
+
+
+def next_update(
+    rng: random.Random, person: Person, world: World
+) -> tuple[str, str | None, Message | None]:
+    """One update of the mix: (kind, text or callback data, message pressed on)."""
+    roll = rng.random()
+    if roll < 0.6:
+        arxiv_id = rng.choice(world.popular)[1] if rng.random() < 0.5 else rng.choice(world.plain)
+        return "text", f"/paper {arxiv_id}", None
+    if roll < 0.8:
+        return "text", DRAFT_PART, None
+    message = rng.choice(person.votes)
+    if roll < 0.9:
+        data = next((d for d in message.callback_data if d.endswith(":1")), "v:1:1")
+        return "press", data, message
+    return "press", f"pg:{person.paper_id}:3", message
+
+
+def offer(
+    emu: TimedEmulator, tracker: Tracker, rng: random.Random, person: Person, world: World
+) -> None:
+    """Send one update of the mix from `person`."""
+    kind, payload, message = next_update(rng, person, world)
+    assert payload is not None
+    if kind == "text":
+        emu.send_text(person.user, payload)
+        query_id = None
+    else:
+        assert message is not None
+        query_id = emu.press_button(person.user, message, payload, forge=True)
+    update_id = emu.world.updates[-1].update_id
+    tracker.add(Sent(update_id, person.user.id, query_id))
+
+
+def idle(app: Application[Any, Any, Any, Any, Any, Any], emu: TimedEmulator) -> bool:
+    """Every update fetched, confirmed and handled."""
+    return (
+        not emu.world.updates
+        and app.update_queue.empty()
+        and app.update_processor.current_concurrent_updates == 0
+    )
+
+
+async def settle(app: Application[Any, Any, Any, Any, Any, Any], emu: TimedEmulator) -> None:
+    """Wait until idle (three checks in a row, a few ms apart)."""
+    quiet = 0
+    while quiet < 3:
+        await asyncio.sleep(0.002)
+        quiet = quiet + 1 if idle(app, emu) else 0
+
+
+async def burst(system: Running, n: int, seed: int) -> float:
+    """Updates per second for `n` updates offered at once."""
+    rng = random.Random(seed)
+    tracker = Tracker(system.emu)
+    watch = Stopwatch()
+    for _ in range(n):
+        offer(system.emu, tracker, rng, rng.choice(system.people), system.world)
+    await settle(system.app, system.emu)
+    return n / watch.seconds
+
+
+async def paced(system: Running, rate: float, seconds: float, seed: int) -> list[float]:
+    """Latencies (ms) with updates offered at `rate` per second, open loop."""
+    rng = random.Random(seed)
+    tracker = Tracker(system.emu)
+    system.emu.add_listener(tracker.on_event)
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    total = int(rate * seconds)
+    for i in range(total):
+        delay = start + i / rate - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        offer(system.emu, tracker, rng, rng.choice(system.people), system.world)
+    await settle(system.app, system.emu)
+    await asyncio.sleep(0.05)
+    system.emu._listeners.remove(tracker.on_event)
+    missing = sum(1 for s in tracker.all if s.replied is None)
+    if missing:
+        print(f"{system.label}: {missing} of {total} updates got no reply", file=sys.stderr)
+    return tracker.latencies_ms()
+
+
+@dataclass
+class Running:
+    """A bot polling its own emulator, with its users."""
+
+    label: str
+    emu: TimedEmulator
+    app: Application[Any, Any, Any, Any, Any, Any]
+    people: list[Person]
+    world: World
+
+
+async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The echo bot: say it back."""
+    message = update.effective_message
+    if message is not None and message.text:
+        await message.reply_text(message.text)
+
+
+async def echo_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The echo bot: acknowledge a button."""
+    if update.callback_query is not None:
+        await update.callback_query.answer("ok")
+
+
+async def prepare_database(url: str, pg: bool) -> World:
+    """A catalog of papers (imported), popular ones with five summaries each."""
+    if pg:
+        reset = Database(url)
+        async with reset.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+        await reset.dispose()
+    db = Database(url)
+    try:
+        await db.upgrade()
+        await import_snapshot(db, cached_snapshot(CATALOG, CACHE), workers=0)
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                insert(UserRow),
+                [
+                    {"id": 50 + a, "display_name": f"Author {a}", "role": "member", "banned": False}
+                    for a in range(5)
+                ],
+            )
+            rows = list(await conn.execute(select(Paper.id, Paper.arxiv_id).order_by(Paper.id)))
+            rng = random.Random(3)
+            popular = rng.sample(rows, POPULAR)
+            chosen = {pid for pid, _ in popular}
+            await conn.execute(
+                insert(Summary),
+                [
+                    {
+                        "paper_id": pid,
+                        "author_id": 50 + a,
+                        "body": BODY,
+                        "status": SummaryStatus.APPROVED,
+                        "score": a,
+                    }
+                    for pid, _ in popular
+                    for a in range(5)
+                ],
+            )
+        plain = [arxiv for pid, arxiv in rows if pid not in chosen]
+        return World([(pid, str(a)) for pid, a in popular], [str(a) for a in plain])
+    finally:
+        await db.dispose()
+
+
+async def open_people(
+    emu: TimedEmulator, app: Application[Any, Any, Any, Any, Any, Any], world: World
+) -> list[Person]:
+    """200 users, each with a paper's summaries on screen (vote buttons) and a draft open."""
+    people = []
+    rng = random.Random(5)
+    for i in range(USERS):
+        user = emu.add_user(f"Reader{i}", f"reader{i}")
+        paper_id, arxiv_id = world.popular[i % len(world.popular)]
+        person = Person(user, paper_id=paper_id)
+        emu.send_text(user, f"/paper {arxiv_id}")
+        plain = rng.choice(world.plain)
+        emu.send_text(user, f"/submit {plain}")
+        people.append(person)
+    await settle(app, emu)
+    for person in people:
+        person.votes = [
+            m for m in emu.messages(person.user) if m.callback_data and "v:" in m.callback_data[0]
+        ]
+        if not person.votes:  # the echo bot shows no summaries: press on its echo
+            person.votes = [m for m in emu.messages(person.user)][:1]
+    return people
+
+
+async def start_real(url: str, world: World) -> tuple[Running, Database]:
+    """The real ShortSci bot over `url`."""
+    db = Database(url)
+    settings = Settings(database_url=url, admins=frozenset({900}), telegram_token=TOKEN)
+    arxiv = ArxivSource("http://127.0.0.1:9/api/query", timeout=0.5, delay_seconds=0)
+    services = Services(
+        settings=settings, db=db, catalog=Catalog(db, arxiv), limiter=RateLimiter(NO_LIMITS)
+    )
+    emu = TimedEmulator(token=TOKEN, bot_username="shortsci_bench_bot")
+    await emu.start()
+    app = build_application(
+        services, TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url, rate_limit=False
+    )
+    await app.initialize()
+    await start_polling(app, poll_timeout=1)
+    people = await open_people(emu, app, world)
+    return Running("ShortSci", emu, app, people, world), db
+
+
+async def start_echo(world: World) -> Running:
+    """A bare python-telegram-bot echo bot (same concurrency as ours)."""
+    emu = TimedEmulator(token=TOKEN, bot_username="echo_bench_bot")
+    await emu.start()
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(emu.base_url)
+        .base_file_url(emu.base_file_url)
+        .concurrent_updates(64)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    app.add_handler(CallbackQueryHandler(echo_press))
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    people = []
+    for i in range(USERS):
+        user = emu.add_user(f"Reader{i}", f"reader{i}")
+        emu.send_text(user, "hello")
+        people.append(Person(user, paper_id=world.popular[i % len(world.popular)][0]))
+    await settle(app, emu)
+    for person in people:
+        person.votes = emu.messages(person.user)[:1]
+    return Running("echo", emu, app, people, world)
+
+
+async def shut(system: Running) -> int:
+    """Stop a bot and its emulator; returns how many calls Telegram would have refused."""
+    await stop(system.app)
+    await system.app.shutdown()
+    errors = len(system.emu.errors)
+    await system.emu.stop()
+    return errors
+
+
+async def measure_backend(
+    label: str, url: str, pg: bool, args: argparse.Namespace
+) -> list[list[object]]:
+    """Throughput and latency of both bots on one database."""
+    world = await prepare_database(url, pg)
+    real, db = await start_real(url, world)
+    plain = await start_echo(world)
+    try:
+        ours: list[float] = []
+        theirs: list[float] = []
+        for r in range(args.rounds):  # alternate, so noise hits both alike
+            theirs.append(await burst(plain, args.updates, seed=100 + r))
+            ours.append(await burst(real, args.updates, seed=100 + r))
+        echo_low = await paced(plain, args.low_rate, args.seconds, seed=8)
+        our_low = await paced(real, args.low_rate, args.seconds, seed=8)
+        echo_lat = await paced(plain, args.rate, args.seconds, seed=7)
+        our_lat = await paced(real, args.rate, args.seconds, seed=7)
+    finally:
+        refused = await shut(real) + await shut(plain)
+        await db.dispose()
+    best_ours, best_echo = max(ours), max(theirs)
+    ratio = best_ours / best_echo
+    p99, p99_echo = percentile(our_lat, 99), percentile(echo_lat, 99)
+    rows: list[list[object]] = [
+        [
+            label,
+            "echo bot throughput",
+            f"{best_echo:,.0f} updates/s (rounds: {', '.join(f'{x:,.0f}' for x in theirs)})",
+            "",
+            "",
+        ],
+        [
+            label,
+            "ShortSci throughput",
+            f"{best_ours:,.0f} updates/s (rounds: {', '.join(f'{x:,.0f}' for x in ours)})",
+            "",
+            "",
+        ],
+        [
+            label,
+            "throughput ratio ShortSci / echo",
+            f"{ratio:.2f}",
+            ">= 0.7",
+            verdict(ratio >= 0.7),
+        ],
+        [
+            label,
+            f"echo latency at {args.rate:g}/s",
+            f"p50 {percentile(echo_lat, 50):.1f} ms, p99 {p99_echo:.1f} ms",
+            "",
+            "",
+        ],
+        [
+            label,
+            f"ShortSci latency at {args.rate:g}/s",
+            f"p50 {percentile(our_lat, 50):.1f} ms, p99 {p99:.1f} ms",
+            "p99 <= 50 ms",
+            verdict(p99 <= 50),
+        ],
+        [
+            label,
+            "p99 ShortSci / echo",
+            f"{p99 / p99_echo:.1f}x" if p99_echo else "-",
+            "<= 3x",
+            verdict(p99 <= 3 * p99_echo),
+        ],
+    ]
+    rows += [
+        [
+            label,
+            f"echo latency at {args.low_rate:g}/s (context)",
+            f"p50 {percentile(echo_low, 50):.1f} ms, p99 {percentile(echo_low, 99):.1f} ms",
+            "",
+            "",
+        ],
+        [
+            label,
+            f"ShortSci latency at {args.low_rate:g}/s (context)",
+            f"p50 {percentile(our_low, 50):.1f} ms, p99 {percentile(our_low, 99):.1f} ms",
+            "",
+            "",
+        ],
+    ]
+    if refused:
+        rows.append([label, "calls Telegram would refuse", str(refused), "0", verdict(False)])
+    return rows
+
+
+async def measure(args: argparse.Namespace) -> int:
+    """SQLite, then PostgreSQL if given; print the table."""
+    pg = postgres_url(args.postgres)
+    print_machine({"postgresql": postgres_version(pg)} if pg else None)
+    watch = Stopwatch()
+    workdir = Path(tempfile.mkdtemp(prefix="shortsci-bench-"))
+    rows: list[list[object]] = []
+    try:
+        rows += await measure_backend("SQLite", sqlite_url(workdir / "bot.db"), False, args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    headers = ["database", "measure", "result", "target", "verdict"]
+    print(table(headers, rows), flush=True)
+    if pg:
+        print(table(headers, await measure_backend("PostgreSQL", pg, True, args)))
+    print(f"bench wall time {watch.seconds:.0f} s")
+    return 0
+
+
+def main() -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--updates", type=int, default=2000, help="updates per throughput burst")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rate", type=float, default=100.0, help="offered updates/s (latency)")
+    parser.add_argument("--seconds", type=float, default=15.0, help="latency phase length")
+    parser.add_argument("--low-rate", type=float, default=25.0, help="a second, lighter load")
+    parser.add_argument("--postgres", help="a PostgreSQL URL the bench may wipe")
+    args = parser.parse_args()
+    return asyncio.run(measure(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,393 @@
+"""Publisher: drain 10,000 due publications to a fake channel without limits, and the cost of
+one cycle (10 due rows) over a 1,000,000-row history against a 1,000-row history.
+
+Usage: ``python bench/bench_publisher.py [--drain N] [--history N] [--cycles N] [--postgres URL]``
+
+Targets (issue): drain >= 300 posts/s; a cycle over 1,000,000 history rows within 1.2x of
+the same over 1,000 (medians of `--cycles` cycles, both databases measured in this run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import ClassVar
+
+from _common import (
+    Stopwatch,
+    percentile,
+    postgres_url,
+    postgres_version,
+    print_machine,
+    table,
+    verdict,
+)
+from sqlalchemy import insert, text
+
+from publisher.channels.base import Limits, Post, Published
+from publisher.dispatcher import Dispatcher
+from storage.db import Database
+from storage.models import (
+    Base,
+    Paper,
+    Publication,
+    PublicationAttempt,
+    PublicationState,
+    Summary,
+    SummaryStatus,
+    User,
+)
+
+CHANNEL = "fake"
+HISTORY_CHANNELS = ("x", "facebook", "mastodon", CHANNEL)
+PAPERS = 1000
+BODY = (
+    "**Idea.** Learn a residual $F(x) = H(x) - x$ instead of $H(x)$. Identity shortcuts add "
+    "no parameters, and very deep networks train as easily as shallow ones. " * 3
+)
+
+
+class FakeChannel:
+    """A channel without limits or latency: every post is published at once."""
+
+    name: ClassVar[str] = CHANNEL
+    limits = Limits(max_length=500)
+
+    def __init__(self) -> None:
+        self.posted = 0
+
+    async def publish(self, post: Post) -> Published:
+        """Post it (count it)."""
+        self.posted += 1
+        return Published(str(post.publication_id), f"https://fake.example/{post.publication_id}")
+
+    async def find_existing(self, post: Post) -> Published | None:
+        """Nothing is ever lost here."""
+        return None
+
+    async def aclose(self) -> None:
+        """Nothing to close."""
+
+
+@dataclass
+class Fixture:
+    """A prepared database and the summaries still free for due publications."""
+
+    db: Database
+    free: list[int]
+
+
+async def _bulk(db: Database, model: type[Base], rows: list[dict[str, object]]) -> None:
+    for start in range(0, len(rows), 20_000):
+        async with db.engine.begin() as conn:
+            await conn.execute(insert(model), rows[start : start + 20_000])
+
+
+async def reset_postgres(url: str) -> None:
+    """Recreate the public schema (the database is one the caller may wipe)."""
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await db.dispose()
+
+
+async def prepare(url: str, *, history: int, free: int) -> Fixture:
+    """Papers, users, `history` posted publications (with attempts), `free` fresh summaries."""
+    db = Database(url)
+    await db.upgrade()
+    now = datetime.now(UTC)
+    await _bulk(
+        db,
+        Paper,
+        [
+            {
+                "arxiv_id": f"2101.{i:05d}",
+                "title": f"Deep residual learning, variant {i}",
+                "authors": ["Kaiming He", "Xiangyu Zhang"],
+                "categories": ["cs.CV"],
+                "year": 2021,
+                "source": "arxiv",
+                "created_at": now,
+            }
+            for i in range(1, PAPERS + 1)
+        ],
+    )
+    history_summaries = -(-history // len(HISTORY_CHANNELS))
+    total = history_summaries + free
+    authors = -(-total // PAPERS)
+    await _bulk(
+        db,
+        User,
+        [
+            {"id": u, "display_name": f"Reader {u}", "role": "member", "banned": False}
+            for u in range(1, authors + 1)
+        ],
+    )
+    summaries = []
+    for i in range(total):
+        when = now - timedelta(minutes=total - i)
+        summaries.append(
+            {
+                "id": i + 1,
+                "paper_id": i % PAPERS + 1,
+                "author_id": i // PAPERS + 1,
+                "body": BODY,
+                "status": SummaryStatus.APPROVED,
+                "score": 0,
+                "created_at": when,
+                "updated_at": when,
+                "approved_at": when,
+            }
+        )
+    await _bulk(db, Summary, summaries)
+    publications = []
+    attempts = []
+    for n in range(history):
+        summary_id = n // len(HISTORY_CHANNELS) + 1
+        when = now - timedelta(minutes=history - n)
+        publications.append(
+            {
+                "id": n + 1,
+                "summary_id": summary_id,
+                "channel": HISTORY_CHANNELS[n % len(HISTORY_CHANNELS)],
+                "state": PublicationState.POSTED,
+                "attempts": 1,
+                "next_attempt_at": when,
+                "in_flight": False,
+                "external_id": f"ext-{n}",
+                "external_url": f"https://fake.example/{n}",
+                "created_at": when,
+                "posted_at": when,
+                "thread_ids": [],
+            }
+        )
+        attempts.append(
+            {
+                "publication_id": n + 1,
+                "worker": "bench",
+                "started_at": when,
+                "finished_at": when,
+                "outcome": "posted",
+            }
+        )
+    await _bulk(db, Publication, publications)
+    await _bulk(db, PublicationAttempt, attempts)
+    if db.dialect == "postgresql":  # explicit ids: move the sequences past them
+        async with db.engine.begin() as conn:
+            for table_name in ("summaries", "publications"):
+                await conn.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table_name}', 'id'), "
+                        f"(SELECT coalesce(max(id), 0) + 1 FROM {table_name}), false)"
+                    )
+                )
+    return Fixture(db, list(range(history_summaries + 1, total + 1)))
+
+
+async def make_due(fixture: Fixture, count: int) -> None:
+    """`count` publications due now on the fake channel."""
+    ids, fixture.free = fixture.free[:count], fixture.free[count:]
+    now = datetime.now(UTC) - timedelta(seconds=1)
+    await _bulk(
+        fixture.db,
+        Publication,
+        [
+            {
+                "summary_id": s,
+                "channel": CHANNEL,
+                "state": PublicationState.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "in_flight": False,
+                "created_at": now,
+                "thread_ids": [],
+            }
+            for s in ids
+        ],
+    )
+
+
+def dispatcher(db: Database, channel: FakeChannel) -> Dispatcher:
+    """The real dispatcher over the fake channel (the production batch size)."""
+    return Dispatcher(
+        db, {CHANNEL: channel}, lambda s: f"https://shortsci.example/s/{s}", worker="bench"
+    )
+
+
+async def drain(url: str, count: int) -> tuple[float, int]:
+    """Seconds to post `count` due publications, cycle after cycle; and how many posted."""
+    fixture = await prepare(url, history=0, free=count)
+    try:
+        await make_due(fixture, count)
+        channel = FakeChannel()
+        run = dispatcher(fixture.db, channel)
+        watch = Stopwatch()
+        while True:
+            report = await run.run_channel(CHANNEL)
+            if not report.outcomes.get(CHANNEL):
+                break
+        return watch.seconds, channel.posted
+    finally:
+        await fixture.db.dispose()
+
+
+async def cycles(fixture: Fixture, count: int) -> list[float]:
+    """Wall time in ms of `count` cycles, each with 10 fresh due rows."""
+    channel = FakeChannel()
+    run = dispatcher(fixture.db, channel)
+    samples = []
+    for _ in range(count):
+        await make_due(fixture, 10)
+        watch = Stopwatch()
+        report = await run.run_channel(CHANNEL)
+        samples.append(watch.seconds * 1000)
+        assert report.outcomes.get(CHANNEL) == {"posted": 10}, report
+    return samples
+
+
+async def measure_backend(
+    label: str, urls: tuple[str, str, str], args: argparse.Namespace
+) -> list[list[object]]:
+    """The three measurements on one backend; `urls` are fresh databases for each."""
+    rows: list[list[object]] = []
+    watch = Stopwatch()
+    seconds, posted = await drain(urls[0], args.drain)
+    rate = posted / seconds
+    rows.append(
+        [
+            label,
+            f"drain {args.drain:,} due publications",
+            f"{rate:,.0f} posts/s ({posted:,} in {seconds:.1f} s)",
+            ">= 300/s",
+            verdict(rate >= 300 and posted == args.drain),
+        ]
+    )
+    small = await prepare(urls[1], history=1000, free=10 * (args.cycles + 2))
+    large = await prepare(urls[2], history=args.history, free=10 * (args.cycles + 2))
+    setup = watch.seconds - seconds
+    try:
+        await cycles(small, 2)  # warm-up
+        await cycles(large, 2)
+        small_ms: list[float] = []
+        large_ms: list[float] = []
+        for _ in range(args.cycles):  # interleaved, so noise hits both alike
+            small_ms += await cycles(small, 1)
+            large_ms += await cycles(large, 1)
+    finally:
+        await small.db.dispose()
+        await large.db.dispose()
+    ratio = statistics.median(large_ms) / statistics.median(small_ms)
+    for history, samples in ((1000, small_ms), (args.history, large_ms)):
+        rows.append(
+            [
+                label,
+                f"one cycle, 10 due, {history:,}-row history",
+                f"median {statistics.median(samples):.1f} ms, p90 {percentile(samples, 90):.1f} ms",
+                "",
+                "",
+            ]
+        )
+    rows.append(
+        [
+            label,
+            f"cycle {args.history:,} vs 1,000 history (median ratio)",
+            f"{ratio:.2f}x",
+            "<= 1.2x",
+            verdict(ratio <= 1.2),
+        ]
+    )
+    print(f"{label}: setup of the history databases took {setup:.0f} s", file=sys.stderr)
+    return rows
+
+
+async def measure(args: argparse.Namespace) -> int:
+    """Run on SQLite (and PostgreSQL if given), print the table."""
+    pg = postgres_url(args.postgres)
+    print_machine({"postgresql": postgres_version(pg)} if pg else None)
+    watch = Stopwatch()
+    workdir = Path(tempfile.mkdtemp(prefix="shortsci-bench-"))
+    rows: list[list[object]] = []
+    try:
+        urls = tuple(f"sqlite+aiosqlite:///{workdir / name}.db" for name in ("d", "s", "l"))
+        rows += await measure_backend("SQLite", (urls[0], urls[1], urls[2]), args)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    headers = ["database", "measure", "result", "target", "verdict"]
+    print(table(headers, rows), flush=True)
+    if pg:
+        print(table(headers, await measure_postgres(pg, args)))
+    print(f"bench wall time {watch.seconds:.0f} s")
+    return 0
+
+
+async def measure_postgres(url: str, args: argparse.Namespace) -> list[list[object]]:
+    """PostgreSQL: one database, so the three fixtures live in three schemas in turn."""
+    rows: list[list[object]] = []
+    await reset_postgres(url)
+    seconds, posted = await drain(url, args.drain)
+    rate = posted / seconds
+    rows.append(
+        [
+            "PostgreSQL",
+            f"drain {args.drain:,} due publications",
+            f"{rate:,.0f} posts/s ({posted:,} in {seconds:.1f} s)",
+            ">= 300/s",
+            verdict(rate >= 300 and posted == args.drain),
+        ]
+    )
+    results = {}
+    for history in (1000, args.history):  # one database: measured one after the other
+        await reset_postgres(url)
+        fixture = await prepare(url, history=history, free=10 * (args.cycles + 2))
+        try:
+            async with fixture.db.engine.connect() as conn:
+                await conn.execute(text("ANALYZE"))  # autovacuum would, soon after a bulk load
+            await cycles(fixture, 2)
+            results[history] = await cycles(fixture, args.cycles)
+        finally:
+            await fixture.db.dispose()
+    for history, samples in results.items():
+        rows.append(
+            [
+                "PostgreSQL",
+                f"one cycle, 10 due, {history:,}-row history",
+                f"median {statistics.median(samples):.1f} ms, p90 {percentile(samples, 90):.1f} ms",
+                "",
+                "",
+            ]
+        )
+    ratio = statistics.median(results[args.history]) / statistics.median(results[1000])
+    rows.append(
+        [
+            "PostgreSQL",
+            f"cycle {args.history:,} vs 1,000 history (median ratio, not interleaved)",
+            f"{ratio:.2f}x",
+            "<= 1.2x",
+            verdict(ratio <= 1.2),
+        ]
+    )
+    await reset_postgres(url)
+    return rows
+
+
+def main() -> int:
+    """Command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--drain", type=int, default=10_000)
+    parser.add_argument("--history", type=int, default=1_000_000)
+    parser.add_argument("--cycles", type=int, default=30)
+    parser.add_argument("--postgres", help="a PostgreSQL URL the bench may wipe")
+    args = parser.parse_args()
+    return asyncio.run(measure(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""The arXiv snapshot import: real Kaggle-shaped lines become searchable papers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from storage.catalog.refs import parse_reference
+from storage.catalog.store import find_paper, search_papers
+from storage.db import Database
+from storage.importer import import_snapshot
+from storage.models import Paper
+
+# Shaped as the lines of arxiv-metadata-oai-snapshot.json are (the first is 0704.0001 verbatim,
+# its abstract shortened).
+DIPHOTON = (
+    '{"id":"0704.0001","submitter":"Pavel Nadolsky","authors":"C. Bal\\\\\'azs, E. L. Berger, '
+    'P. M. Nadolsky, C.-P. Yuan","title":"Calculation of prompt diphoton production cross '
+    'sections at Tevatron and\\n  LHC energies","comments":"37 pages, 15 figures; published '
+    'version","journal-ref":"Phys.Rev.D76:013009,2007","doi":"10.1103/PhysRevD.76.013009",'
+    '"report-no":"ANL-HEP-PR-07-12","categories":"hep-ph","license":null,"abstract":"  A fully '
+    "differential calculation in perturbative quantum chromodynamics is\\npresented for the "
+    'production of massive photon pairs at hadron colliders.\\n","versions":[{"version":"v1",'
+    '"created":"Mon, 2 Apr 2007 19:18:42 GMT"},{"version":"v2","created":"Tue, 24 Jul 2007 '
+    '20:10:27 GMT"}],"update_date":"2008-11-13","authors_parsed":[["Balázs","C.",""],'
+    '["Berger","E. L.",""],["Nadolsky","P. M.",""],["Yuan","C. -P.",""]]}'
+)
+RESNET = json.dumps(
+    {
+        "id": "1512.03385",
+        "submitter": "Kaiming He",
+        "authors": "Kaiming He, Xiangyu Zhang, Shaoqing Ren, Jian Sun",
+        "title": "Deep Residual Learning for Image Recognition",
+        "comments": "Tech report",
+        "journal-ref": None,
+        "doi": None,
+        "report-no": None,
+        "categories": "cs.CV",
+        "license": None,
+        "abstract": "  Deeper neural networks are more difficult to train.\n",
+        "versions": [{"version": "v1", "created": "Thu, 10 Dec 2015 19:51:55 GMT"}],
+        "update_date": "2015-12-10",
+        "authors_parsed": [
+            ["He", "Kaiming", ""],
+            ["Zhang", "Xiangyu", ""],
+            ["Ren", "Shaoqing", ""],
+            ["Sun", "Jian", ""],
+        ],
+    }
+)
+OLD_STYLE = json.dumps(
+    {
+        "id": "hep-th/9901001",
+        "submitter": "A. Author",
+        "authors": "A. Author and B. Writer",
+        "title": "Branes  and   Strings",
+        "comments": None,
+        "journal-ref": None,
+        "doi": "10.1103/PhysRevD.76.013009",  # the same DOI as 0704.0001 (the snapshot has such)
+        "report-no": None,
+        "categories": "hep-th gr-qc",
+        "license": None,
+        "abstract": "Short.",
+        "versions": [{"version": "v1", "created": "Fri, 1 Jan 1999 00:00:01 GMT"}],
+        "update_date": "1999-01-01",
+        "authors_parsed": [],
+    }
+)
+MALFORMED = [
+    '{"id": "0704.0002", "title": "cut off in the mid',  # truncated JSON
+    "[1, 2, 3]",  # JSON, not an object
+    json.dumps({"id": "0704.0003", "title": "   "}),  # no title
+    json.dumps({"id": "9999.99999", "title": "A title"}),  # not an arXiv id
+    json.dumps({"id": "0704.0004", "title": "Bad date", "versions": [{"created": "someday"}]}),
+]
+
+
+async def _count(db: Database) -> int:
+    async with db.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(Paper)) or 0)
+
+
+async def test_snapshot_lines_become_papers(db: Database) -> None:
+    seen: list[int] = []
+    report = await import_snapshot(
+        db, [DIPHOTON + "\n", RESNET, "", OLD_STYLE], batch=2, progress=seen.append
+    )
+    assert (report.lines, report.inserted, report.malformed) == (3, 3, 0)
+    assert report.doi_conflicts == 1
+    assert seen == [2, 3]
+
+    async with db.sessions() as session:
+        paper = await find_paper(session, parse_reference("arXiv:0704.0001v2"))
+        assert paper is not None
+        assert paper.title == (
+            "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+        )
+        assert paper.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
+        assert paper.abstract is not None
+        assert paper.abstract.startswith("A fully differential calculation in perturbative")
+        assert "\n" not in paper.abstract
+        assert paper.categories == ["hep-ph"]
+        assert paper.venue == "Phys.Rev.D76:013009,2007"
+        assert paper.doi == "10.1103/physrevd.76.013009"
+        assert paper.year == 2007
+        assert paper.published is not None
+        assert paper.published.isoformat() == "2007-04-02T19:18:42+00:00"
+        assert paper.url == "https://arxiv.org/abs/0704.0001"
+        assert paper.source == "arxiv"
+
+        by_doi = await find_paper(session, parse_reference("doi:10.1103/PhysRevD.76.013009"))
+        assert by_doi is not None and by_doi.id == paper.id
+
+        resnet = await find_paper(session, parse_reference("https://arxiv.org/abs/1512.03385"))
+        assert resnet is not None
+        assert resnet.authors == ["Kaiming He", "Xiangyu Zhang", "Shaoqing Ren", "Jian Sun"]
+        assert resnet.venue == "arXiv" and resnet.doi is None
+
+        branes = await find_paper(session, parse_reference("hep-th/9901001v1"))
+        assert branes is not None
+        assert branes.title == "Branes and Strings"
+        assert branes.authors == ["A. Author", "B. Writer"]  # from the authors string
+        assert branes.categories == ["hep-th", "gr-qc"]
+        assert branes.doi is None  # 0704.0001 holds that DOI
+
+        found = await search_papers(session, "diphoton production")
+        assert [p.arxiv_id for p in found] == ["0704.0001"]
+        assert [p.arxiv_id for p in await search_papers(session, "residual learn")] == [
+            "1512.03385"
+        ]
+        assert [p.arxiv_id for p in await search_papers(session, "Berger")] == ["0704.0001"]
+
+
+async def test_malformed_lines_are_counted_and_skipped(db: Database) -> None:
+    report = await import_snapshot(db, [*MALFORMED, RESNET, b"\xff\xfe not utf-8\n"])
+    assert report.inserted == 1
+    assert report.malformed == len(MALFORMED) + 1
+    assert report.errors[0] == "line 1: JSONDecodeError"
+    assert "line 4: invalid arXiv id '9999.99999'" in report.errors
+    assert "line 5: unreadable date 'someday'" in report.errors
+    assert await _count(db) == 1
+
+
+async def test_existing_papers_are_kept(db: Database) -> None:
+    await import_snapshot(db, [RESNET])
+    retitled = json.loads(RESNET) | {"title": "Something else entirely"}
+    report = await import_snapshot(db, [json.dumps(retitled), RESNET, DIPHOTON])
+    assert (report.inserted, report.existing) == (1, 2)
+    async with db.sessions() as session:
+        [paper] = await search_papers(session, "deep residual")
+        assert paper.title == "Deep Residual Learning for Image Recognition"
+        assert await search_papers(session, "something else entirely") == []
+    assert await _count(db) == 2
+
+
+async def test_gzip_file_across_batches_in_worker_processes(db: Database, tmp_path: Path) -> None:
+    lines = [
+        json.dumps(
+            json.loads(RESNET)
+            | {"id": f"1601.{n:05d}", "title": f"Paper number {n} on sparse kernels"}
+        )
+        for n in range(1, 251)
+    ]
+    path = tmp_path / "snapshot.json.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as out:
+        out.write("\n".join([*lines, "not json"]) + "\n")
+    report = await import_snapshot(db, path, batch=100, workers=1)
+    assert (report.lines, report.inserted, report.malformed) == (251, 250, 1)
+    assert report.errors == ["line 251: JSONDecodeError"]
+    assert await _count(db) == 250
+    async with db.sessions() as session:
+        [paper] = await search_papers(session, "number 137 sparse")
+        assert paper.arxiv_id == "1601.00137"
+        assert len(await search_papers(session, "sparse kernels", limit=300)) == 250
