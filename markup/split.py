@@ -175,6 +175,9 @@ def _next_cut(units: list[_Unit], start: int, limit: int) -> _Cut:
     return _Cut(_hard_cut(units, start, stop), trim=False)
 
 
+_TAG = re.compile(r"<[^>]*>")
+
+
 def split_html(html: str, limit: int = 4096) -> list[str]:
     """Split Telegram HTML into chunks of at most ``limit`` as Telegram counts them.
 
@@ -192,6 +195,10 @@ def split_html(html: str, limit: int = 4096) -> list[str]:
     """
     if limit < 1:
         raise ValueError(f"limit must be positive, got {limit}")
+    if len(html) <= limit // 2 or len(html.encode("utf-16-le")) // 2 <= limit:
+        # Tags and entities only add to the raw length: it fits whole (the common case).
+        whole = html.strip()
+        return [whole] if _TAG.sub("", whole).strip() else []
     units = _units(html)
     chunks: list[str] = []
     stack: list[_Unit] = []

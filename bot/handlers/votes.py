@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
+from telegram.error import BadRequest
 
 from bot import render
 from bot.callbacks import Callback
@@ -24,4 +25,8 @@ async def on_vote(update: Update, context: BotContext, callback: Callback) -> No
     message = query.message
     current = getattr(message, "reply_markup", None)
     if current is None or current.to_dict() != keyboard.to_dict():
-        await query.edit_message_reply_markup(keyboard)
+        try:
+            await query.edit_message_reply_markup(keyboard)
+        except BadRequest as exc:  # a vote pressed at the same moment already showed this score
+            if "not modified" not in exc.message.lower():
+                raise

@@ -161,16 +161,22 @@ async def search_papers(
         query = _tsquery(words)
         if query is None:
             return []
-        tsq = func.to_tsquery("english", query)
         vector: ColumnElement[Any] = literal_column("papers.search_vector")
-        stmt = (
-            select(Paper)
-            .where(vector.op("@@")(tsq), summarized if with_summaries else true())
-            .order_by(func.ts_rank_cd(vector, tsq).desc(), Paper.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(await session.scalars(stmt))
+        # English stemming first (titles); then the words as written, since author names
+        # are indexed unstemmed ("Nadolsky" would otherwise be searched as "nadolski").
+        for config in ("english", "simple"):
+            tsq = func.to_tsquery(config, query)
+            stmt = (
+                select(Paper)
+                .where(vector.op("@@")(tsq), summarized if with_summaries else true())
+                .order_by(func.ts_rank_cd(vector, tsq).desc(), Paper.id)
+                .limit(limit)
+                .offset(offset)
+            )
+            found = list(await session.scalars(stmt))
+            if found:
+                return found
+        return []
     match = _fts5_query(words)
     if match is None:
         return []
@@ -181,5 +187,5 @@ async def search_papers(
     order = [row[0] for row in ids]
     if not order:
         return []
-    papers = {p.id: p for p in await session.scalars(select(Paper).where(Paper.id.in_(order)))}
-    return [papers[i] for i in order if i in papers]
+    by_id = {p.id: p for p in await session.scalars(select(Paper).where(Paper.id.in_(order)))}
+    return [by_id[i] for i in order if i in by_id]

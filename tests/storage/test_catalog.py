@@ -200,3 +200,21 @@ async def test_a_paper_without_arxiv_record_resolves_by_its_dblp_key_and_doi(
     assert by_title.id == stored.id
     assert by_title.venue == "Neural Information Processing Systems Conference"
     assert fake_arxiv.requests == [], "known papers never reach arXiv"
+
+
+async def test_author_names_are_found_as_written(catalog: Catalog, db: Database) -> None:
+    async with db.transaction() as session:
+        await store_paper(
+            session,
+            PaperData(
+                "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies",
+                ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"],
+                "arxiv",
+                arxiv_id="0704.0001",
+            ),
+        )
+    async with db.sessions() as session:
+        found = await search_papers(session, "Nadolsky")
+        both = await search_papers(session, "diphoton Nadolsky")
+    assert [p.arxiv_id for p in found] == ["0704.0001"]
+    assert [p.arxiv_id for p in both] == ["0704.0001"]
