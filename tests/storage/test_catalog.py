@@ -207,7 +207,8 @@ async def test_author_names_are_found_as_written(catalog: Catalog, db: Database)
         await store_paper(
             session,
             PaperData(
-                "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies",
+                "Calculation of prompt diphoton production cross sections at Tevatron and LHC"
+                " energies",
                 ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C.-P. Yuan"],
                 "arxiv",
                 arxiv_id="0704.0001",
