@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
 RECONCILE_DELAY = timedelta(minutes=2)
+SUCCESSES = {"posted", "update", "withdraw", "unchanged"}
 
 
 class Notifier(Protocol):
@@ -135,6 +136,7 @@ class Dispatcher:
         self.x_thread = x_thread
         self.clock = clock
         self.rand = rand
+        self._errors: dict[str, list[str]] = {}  # this cycle's failures, per channel
 
     async def run_once(self) -> CycleReport:
         """One cycle over every channel."""
@@ -168,14 +170,25 @@ class Dispatcher:
                 session, self.worker, channels=[name], limit=limit, lease=self.lease, now=now
             )
             ids = [p.id for p in claimed]
-        for index, publication_id in enumerate(ids):
-            outcome = await self._post_one(name, channel, publication_id)
+        if not ids:
+            return report
+        async with self.db.sessions() as session:
+            loaded = await load_for_posting(session, ids)
+        self._errors[name] = []
+        for index, publication in enumerate(loaded):
+            outcome = await self._post_one(name, channel, publication)
             report.count(name, outcome)
             if outcome == Outcome.REAUTH:  # the channel is paused: give the rest back
                 async with self.db.transaction() as session:
-                    for rest in ids[index + 1 :]:
-                        await release_claim(session, rest, self.worker)
+                    for rest in loaded[index + 1 :]:
+                        await release_claim(session, rest.id, self.worker)
                 break
+        errors = self._errors.pop(name)
+        async with self.db.transaction() as session:  # the channel's health, once a cycle
+            if set(report.outcomes.get(name, {})) & SUCCESSES:
+                await note_channel_result(session, name, error=None, now=self.clock())
+            if errors:
+                await note_channel_result(session, name, error=errors[-1], now=self.clock())
         return report
 
     def compose(self, name: str, channel: Channel, publication: Publication) -> Post:
@@ -198,9 +211,8 @@ class Dispatcher:
             post = replace(post, resume_from=tuple(publication.thread_ids))
         return post
 
-    async def _post_one(self, name: str, channel: Channel, publication_id: int) -> str:
-        async with self.db.sessions() as session:
-            [publication] = await load_for_posting(session, [publication_id])
+    async def _post_one(self, name: str, channel: Channel, publication: Publication) -> str:
+        publication_id = publication.id
         post = self.compose(name, channel, publication)
         if publication.pending_change:
             return await self._change(name, channel, post, publication)
@@ -368,10 +380,8 @@ class Dispatcher:
                 max_attempts=self.max_attempts,
                 now=self.clock(),
             )
-            error = (
-                None if result.outcome is Outcome.POSTED else result.detail or result.outcome.value
-            )
-            await note_channel_result(session, name, error=error, now=self.clock())
+        if result.outcome is not Outcome.POSTED:
+            self._errors.setdefault(name, []).append(result.detail or result.outcome.value)
         if state is not None and state.value == "failed":
             await self._tell(
                 f"❌ {name}: publication #{publication_id} failed for good ({result.detail}). "

@@ -223,6 +223,7 @@ class Publication(Base):
         UniqueConstraint("summary_id", "channel", name="uq_publications_summary_channel"),
         Index("ix_publications_due", "state", "next_attempt_at"),
         Index("ix_publications_channel_posted_at", "channel", "posted_at"),
+        Index("ix_publications_channel_state_next", "channel", "state", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

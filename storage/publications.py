@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -113,20 +113,49 @@ async def claim_due(
     """Claim up to `limit` due publications for `worker`; commit right after to hold them."""
     now = now or utcnow()
     due = _due(now)
-    candidates = select(Publication.id).where(due)  # type: ignore[arg-type]
-    if channels is not None:
-        candidates = candidates.where(Publication.channel.in_(channels))
-    # A CTE: PostgreSQL materialises it (it locks rows), so LIMIT holds; a plain IN-subquery
-    # may be re-run by the planner and claim more rows than asked.
-    due_ids = (
-        candidates.order_by(Publication.next_attempt_at, Publication.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due_ids")
-    )
+    in_channels = Publication.channel.in_(channels) if channels is not None else true()
+    if session.bind.dialect.name == "postgresql":
+        # A CTE: PostgreSQL materialises it (it locks rows), so LIMIT holds; a plain
+        # IN-subquery may be re-run by the planner and claim more rows than asked.
+        due_ids = (
+            select(Publication.id.label("id"))
+            .where(due, in_channels)  # type: ignore[arg-type]
+            .order_by(Publication.next_attempt_at, Publication.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .cte("due_ids")
+        )
+        chosen = select(due_ids.c.id)
+    else:
+        # SQLite plans an OR over two states as a scan of the channel's whole history; as a
+        # union, each half is a seek on ix_publications_channel_state_next.
+        pending = (
+            select(Publication.id.label("id"), Publication.next_attempt_at.label("at"))
+            .where(
+                in_channels,
+                Publication.state == PublicationState.PENDING,
+                Publication.next_attempt_at <= now,
+            )
+            .order_by(Publication.next_attempt_at)
+            .limit(limit)
+            .subquery()
+        )
+        expired = (
+            select(Publication.id.label("id"), Publication.next_attempt_at.label("at"))
+            .where(
+                in_channels,
+                Publication.state == PublicationState.CLAIMED,
+                Publication.lease_expires_at < now,
+            )
+            .limit(limit)
+            .subquery()
+        )
+        both = union_all(select(pending.c.id, pending.c.at), select(expired.c.id, expired.c.at))
+        merged = both.subquery()
+        chosen = select(merged.c.id).order_by(merged.c.at, merged.c.id).limit(limit)
     claimed = await session.scalars(
         update(Publication)
-        .where(Publication.id.in_(select(due_ids.c.id)), due)  # type: ignore[arg-type]
+        .where(Publication.id.in_(chosen), due)  # type: ignore[arg-type]
         .values(
             state=PublicationState.CLAIMED,
             claimed_by=worker,
