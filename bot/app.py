@@ -147,14 +147,13 @@ async def on_error(update: object, context: BotContext) -> None:
     if not isinstance(update, Update) or update.effective_chat is None or update.inline_query:
         return
     try:
-        if update.callback_query is not None and not context.answered:
-            await answer(update, context, "Something went wrong on our side. Please try again.")
-        else:
-            await reply(
-                update,
-                context,
-                "Sorry, something went wrong on our side. Please try again in a moment.",
-            )
+        # The button, if any, was answered by on_button (this is a new context, so
+        # context.answered cannot tell): say it in the chat.
+        await reply(
+            update,
+            context,
+            "Sorry, something went wrong on our side. Please try again in a moment.",
+        )
     except Exception:  # the failure may be Telegram itself
         log.warning("could not tell user %s about the error", user, exc_info=True)
 

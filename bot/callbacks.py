@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from storage.ids import MAX_ROW_ID
+
 
 class Action(StrEnum):
     """The things a button can do."""
@@ -94,6 +96,6 @@ def parse(data: str | None) -> Callback | None:
     if action is Action.BROWSE:
         return None  # only the hex-key form above
     arg = int(match.group(2))
-    if arg < 0 or (action is Action.PAGE and extra < 0):
+    if not 0 <= arg <= MAX_ROW_ID or (action is Action.PAGE and not 0 <= extra <= MAX_ROW_ID):
         return None
     return Callback(action, arg, extra)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from functools import wraps
@@ -18,6 +19,7 @@ from typing import Any, Concatenate, ParamSpec
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
+from telegram.error import BadRequest
 from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
 
 from bot.ratelimit import RateLimiter
@@ -32,6 +34,7 @@ from storage.users import is_moderator
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+REMEMBERED_KEYBOARDS = 1000
 
 
 @dataclass
@@ -115,6 +118,28 @@ class PerUserOrder(BaseUpdateProcessor):
 
     async def shutdown(self) -> None:
         """Nothing to tear down."""
+
+
+async def remove_keyboard(update: Update, context: BotContext) -> None:
+    """Take the buttons off the pressed message, once (a double tap finds them gone)."""
+    query = update.callback_query
+    message = query.message if query is not None else None
+    if query is None or message is None or getattr(message, "reply_markup", None) is None:
+        return
+    done: OrderedDict[tuple[int, int], None] = context.bot_data.setdefault(
+        "keyboards_removed", OrderedDict()
+    )
+    key = (message.chat.id, message.message_id)
+    if key in done:
+        return  # asking Telegram again would be refused as "not modified"
+    done[key] = None
+    while len(done) > REMEMBERED_KEYBOARDS:
+        done.popitem(last=False)
+    try:
+        await query.edit_message_reply_markup(None)
+    except BadRequest as exc:
+        if "not modified" not in exc.message.lower():
+            raise
 
 
 def require_moderator(context: BotContext) -> None:

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -23,10 +25,13 @@ ERROR_LIMIT = 500
 async def channel_state(session: AsyncSession, channel: str) -> ChannelState:
     """The channel's state row, created on first use."""
     state = await session.get(ChannelState, channel)
-    if state is None:
-        state = ChannelState(channel=channel, paused=False)
-        session.add(state)
-        await session.flush()
+    if state is None:  # several publishers may start at once: insert unless one did
+        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+        await session.execute(
+            insert(ChannelState).values(channel=channel, paused=False).on_conflict_do_nothing()
+        )
+        state = await session.get(ChannelState, channel, populate_existing=True)
+        assert state is not None
     return state
 
 

@@ -70,7 +70,7 @@ async def append_to_draft(session: AsyncSession, user_id: int, text: str) -> Dra
     draft = await session.get(Draft, user_id)
     if draft is None:
         raise NotFound("There is no draft to add to. Start one with /submit <paper>.")
-    addition = text.strip()
+    addition = text.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if not addition:
         return draft
     combined = f"{draft.body}{PART_SEPARATOR}{addition}" if draft.body else addition

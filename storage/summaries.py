@@ -48,7 +48,7 @@ class AlreadySummarized(Conflict):
 
 def check_body(body: str) -> str:
     """Validate a summary body's length; returns it stripped of outer blank space."""
-    text = body.strip()
+    text = body.replace("\x00", "").strip()  # PostgreSQL text cannot hold NUL
     if len(text) < MIN_LENGTH:
         raise InvalidInput(
             f"A summary needs at least {MIN_LENGTH} characters; this one has {len(text)}. "
@@ -186,7 +186,7 @@ async def reject_summary(
     if summary.status is not SummaryStatus.PENDING:
         raise Conflict(f"Summary #{summary_id} is not waiting for review.")
     summary.status = SummaryStatus.REJECTED
-    summary.reject_reason = reason.strip()[:1000] or "No reason given."
+    summary.reject_reason = reason.replace("\x00", "").strip()[:1000] or "No reason given."
     summary.decided_by = moderator.id
     summary.updated_at = utcnow()
     await session.flush()

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.errors import NotFound, PermissionDenied
+from storage.ids import MAX_USER_ID, parse_id
 from storage.models import Role, User
 
 
@@ -40,8 +41,9 @@ async def ensure_user(
 async def find_user(session: AsyncSession, handle: str) -> User | None:
     """A user by numeric id or ``@username``."""
     handle = handle.strip()
-    if handle.lstrip("-").isdigit():
-        return await session.get(User, int(handle))
+    user_id = parse_id(handle, MAX_USER_ID)
+    if user_id is not None:
+        return await session.get(User, user_id)
     name = handle.removeprefix("@")
     user: User | None = await session.scalar(select(User).where(User.username == name))
     return user

@@ -16,6 +16,7 @@ from telegram.constants import ParseMode
 from bot import render
 from bot.context import NO_PREVIEW, BotContext
 from storage.catalog.store import search_papers
+from storage.ids import parse_id
 from storage.models import Paper
 from storage.summaries import latest_summaries, summary_counts
 
@@ -49,8 +50,7 @@ async def on_inline_query(update: Update, context: BotContext) -> None:
     if context.services.limiter.hit(context.user.id, "lookup") is not None:
         await query.answer([], cache_time=5, is_personal=True)
         return
-    offset = int(query.offset) if query.offset.isdigit() else 0
-    offset = min(offset, MAX_OFFSET)
+    offset = min(parse_id(query.offset) or 0, MAX_OFFSET)
     words = query.query.strip()
     async with context.services.db.sessions() as session:
         if words:

@@ -14,7 +14,15 @@ from telegram.error import TelegramError
 
 from bot import render
 from bot.callbacks import Action, Callback, button_data
-from bot.context import NO_PREVIEW, BotContext, answer, friendly, reply, require_moderator
+from bot.context import (
+    NO_PREVIEW,
+    BotContext,
+    answer,
+    friendly,
+    remove_keyboard,
+    reply,
+    require_moderator,
+)
 from storage.channels import (
     channel_reports,
     format_reports,
@@ -109,7 +117,7 @@ async def on_moderation_button(update: Update, context: BotContext, callback: Ca
                 (await get_summary(session, summary_id)).paper.title,
             )
         await answer(update, context, "Approved")
-        await query.edit_message_reply_markup(None)
+        await remove_keyboard(update, context)
         await reply(
             update, context, f"✅ Summary #{summary_id} is approved and queued for publishing."
         )
@@ -237,7 +245,7 @@ async def on_review_button(update: Update, context: BotContext, callback: Callba
     await answer(update, context, "Marked as posted" if posted else "It will be posted again")
     query = update.callback_query
     if query is not None:
-        await query.edit_message_reply_markup(None)
+        await remove_keyboard(update, context)
 
 
 @friendly

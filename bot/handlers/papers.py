@@ -20,6 +20,7 @@ from storage.catalog.arxiv_source import PaperData
 from storage.curation import add_manual_paper, alias_ref
 from storage.drafts import drop_draft, get_draft, set_draft_body, start_draft
 from storage.errors import InvalidInput, NotFound
+from storage.ids import parse_id
 from storage.models import Draft, DraftKind, Paper
 
 CANDIDATES = "crossref_candidates"  # user_data key: the DOIs last offered, by button number
@@ -102,9 +103,10 @@ def _check(field: str, value: str) -> str | int | list[str] | None:
             raise InvalidInput("Please send at least one author.")
         return names
     if field == "year":
-        if not value.isdigit() or not 1600 <= int(value) <= 2100:
+        year = parse_id(value)
+        if year is None or not 1600 <= year <= 2100:
             raise InvalidInput("Please send a year like 2012, or - if unknown.")
-        return int(value)
+        return year
     if field == "url" and not value.startswith(("http://", "https://")):
         raise InvalidInput("Please send a link starting with https://, or - to skip.")
     if field == "aliases":
@@ -120,7 +122,7 @@ async def add_paper_step(update: Update, context: BotContext, draft: Draft, text
     require_moderator(context)
     fields = json.loads(draft.body or "{}")
     field, _ = STEPS[draft.parts]
-    fields[field] = _check(field, text.strip())
+    fields[field] = _check(field, text.replace("\x00", "").strip())
     async with context.services.db.transaction() as session:
         await set_draft_body(session, context.user.id, json.dumps(fields), parts=draft.parts + 1)
     if draft.parts + 1 < len(STEPS):

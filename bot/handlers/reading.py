@@ -8,11 +8,12 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import render
 from bot.callbacks import Action, Callback, button_data
-from bot.context import BotContext, answer, friendly, reply, tell
+from bot.context import BotContext, answer, friendly, remove_keyboard, reply, tell
 from bot.handlers import papers as papers_module
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
 from storage.catalog.store import get_paper
 from storage.errors import NotFound
+from storage.ids import parse_id
 from storage.models import Paper, Summary
 from storage.summaries import (
     count_paper_summaries,
@@ -51,11 +52,12 @@ async def start(update: Update, context: BotContext) -> None:
     """Greets, or opens the paper or summary a deep link names."""
     payload = context.args[0] if context.args else ""
     kind, _, number = payload.partition("_")
-    if kind in ("p", "s") and number.isdigit():
+    target = parse_id(number)
+    if kind in ("p", "s") and target is not None:
         if kind == "p":
-            await open_paper(update, context, int(number))
+            await open_paper(update, context, target)
         else:
-            await open_summary(update, context, int(number))
+            await open_summary(update, context, target)
         return
     await help_command(update, context)
 
@@ -133,8 +135,15 @@ async def lookup_ref(update: Update, context: BotContext, ref: PaperRef) -> None
     await show_paper(update, context, paper)
 
 
+def echo(text: str, limit: int = 80) -> str:
+    """What the user sent, shortened to quote back (escaped by the caller)."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def not_found_text(what: str, kind: RefKind = RefKind.TITLE) -> str:
     """What to say when no paper matches (arXiv answers an empty page when busy, too)."""
+    what = echo(what)
     if kind is RefKind.ARXIV:
         return (
             f"arXiv has no paper <code>{escape(what)}</code>, or did not answer in time. "
@@ -154,7 +163,9 @@ async def show_choices(update: Update, context: BotContext, papers: list[Paper],
     async with context.services.db.sessions() as session:
         counts = await summary_counts(session, [p.id for p in papers])
     text, keyboard = render.paper_list(papers, counts)
-    await reply(update, context, f"Papers matching <i>{escape(what)}</i>:\n\n{text}", keyboard)
+    await reply(
+        update, context, f"Papers matching <i>{escape(echo(what))}</i>:\n\n{text}", keyboard
+    )
 
 
 async def show_paper(update: Update, context: BotContext, paper: Paper) -> None:
@@ -254,7 +265,7 @@ async def on_reading_button(update: Update, context: BotContext, callback: Callb
     assert query is not None
     if callback.action is Action.PAGE:
         await answer(update, context)
-        await query.edit_message_reply_markup(None)
+        await remove_keyboard(update, context)
         await send_summaries(update, context, callback.arg, callback.extra)
     elif callback.action is Action.LATEST:
         await latest(update, context, callback.arg)

@@ -14,15 +14,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, InputFile, Upda
 
 from bot import render
 from bot.callbacks import Action, Callback, button_data
-from bot.context import BotContext, answer, friendly, reply
+from bot.context import BotContext, answer, friendly, remove_keyboard, reply
 from bot.handlers import moderation
 from bot.handlers import papers as papers_module
-from bot.handlers.reading import lookup_ref, show_paper, wait_if_limited
+from bot.handlers.reading import lookup_ref, not_found_text, show_paper, wait_if_limited
 from markup import split_html, to_telegram_html
 from storage.catalog.refs import PaperRef, RefKind, find_reference, parse_reference
 from storage.catalog.store import get_paper
 from storage.drafts import append_to_draft, drop_draft, get_draft, start_draft
 from storage.errors import InvalidInput, NotFound
+from storage.ids import parse_id
 from storage.models import Draft, DraftKind, Paper, SummaryStatus
 from storage.summaries import (
     check_body,
@@ -84,7 +85,7 @@ async def submit_command(update: Update, context: BotContext) -> None:
 
 async def _pick_paper(update: Update, context: BotContext, papers: list[Paper], text: str) -> None:
     if not papers:
-        await reply(update, context, f"I could not find a paper for <code>{escape(text)}</code>.")
+        await reply(update, context, not_found_text(text))
         return
     rows = [
         [InlineKeyboardButton(f"✍️ {p.title[:60]}", callback_data=button_data(Action.SUBMIT, p.id))]
@@ -252,7 +253,7 @@ async def mine_command(update: Update, context: BotContext) -> None:
 
 def _summary_id(context: BotContext) -> int | None:
     args = context.args or []
-    return int(args[0].lstrip("#")) if args and args[0].lstrip("#").isdigit() else None
+    return parse_id(args[0]) if args else None
 
 
 @friendly
@@ -343,7 +344,7 @@ async def _submit_draft(update: Update, context: BotContext) -> None:
     await answer(update, context, "Saved")
     query = update.callback_query
     if query is not None:
-        await query.edit_message_reply_markup(None)
+        await remove_keyboard(update, context)
     if status is SummaryStatus.APPROVED:
         await reply(update, context, f"Thank you! Summary #{summary_id} is published.")
     else:

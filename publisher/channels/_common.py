@@ -9,6 +9,7 @@ we say "sent": a needless reconciliation is cheap, a duplicate post is not.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,11 @@ Clock = Callable[[], datetime]
 #: 504 is not among them: a gateway timed out on a backend that had our request.
 RETRYABLE_STATUSES = frozenset({500, 502, 503})
 GATEWAY_TIMEOUT = 504
+
+
+def mentions(text: str, link: str) -> bool:
+    """Whether `text` holds `link` as a whole URL: ``…/s/1`` is not in ``…/s/10``."""
+    return re.search(re.escape(link.rstrip("/")) + r"/?(?![\w/?#=&%.-]*[\w/])", text) is not None
 
 
 def utc_now() -> datetime:

@@ -15,15 +15,17 @@ is written first; `rebuild` re-renders the feed from it. Entry ids are stable ta
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import html
 import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from feedgen.feed import FeedGenerator
 
@@ -31,6 +33,8 @@ from publisher.channels._common import Clock, utc_now
 from publisher.channels.base import Limits, Post, Published, RetryLater
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 TAG = "tag:shortsci,2026:"
 MAX_LENGTH = 1_000_000
@@ -91,7 +95,7 @@ class AtomChannel:
     async def publish(self, post: Post) -> Published:
         """Add the summary's entry, or replace it if the summary was edited."""
         async with self._lock:
-            await asyncio.to_thread(self._upsert, post)
+            await asyncio.to_thread(self._locked, self._upsert, post)
         log.info("atom: publication %s wrote summary %s", post.publication_id, post.summary_id)
         return Published(entry_id(post.summary_id), post.link)
 
@@ -106,7 +110,7 @@ class AtomChannel:
     async def remove(self, summary_id: int) -> bool:
         """Drop a summary's entry (it was deleted); False if it was not in the feed."""
         async with self._lock:
-            removed = await asyncio.to_thread(self._remove, summary_id)
+            removed = await asyncio.to_thread(self._locked, self._remove, summary_id)
         log.info("atom: summary %s %s", summary_id, "removed" if removed else "was not in the feed")
         return removed
 
@@ -125,6 +129,16 @@ class AtomChannel:
 
     async def aclose(self) -> None:
         """Nothing to release."""
+
+    def _locked(self, change: Callable[[T], R], argument: T) -> R:
+        """Run a read-modify-write of the feed under a lock file shared by every process."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                return change(argument)
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _upsert(self, post: Post) -> None:
         now = (post.updated or self._clock()).isoformat()

@@ -49,6 +49,7 @@ from publisher.channels._common import (
     after,
     describe,
     httpx_was_sent,
+    mentions,
     redact,
     utc_now,
 )
@@ -264,7 +265,7 @@ def _carries(record: Any, link: str) -> bool:
     data = record.model_dump(by_alias=True) if hasattr(record, "model_dump") else record
     if not isinstance(data, dict):
         return False
-    if link in str(data.get("text", "")):
+    if mentions(str(data.get("text", "")), link):
         return True
     for facet in data.get("facets") or []:
         for feature in facet.get("features") or []:

@@ -36,6 +36,7 @@ from publisher.channels._common import (
     Clock,
     describe,
     httpx_was_sent,
+    mentions,
     redact,
     utc_now,
 )
@@ -147,7 +148,7 @@ class FacebookChannel:
         wanted = post.link.rstrip("/")
         for item in response.json().get("data", []):
             link = str(item.get("link") or "").rstrip("/")
-            if link == wanted or post.link in str(item.get("message", "")):
+            if link == wanted or mentions(str(item.get("message", "")), post.link):
                 post_id = str(item["id"])
                 url = item.get("permalink_url") or POST_URL.format(id=post_id)
                 log.info("facebook: publication %s found as %s", post.publication_id, post_id)

@@ -44,7 +44,7 @@ from mastodon import (
 )
 
 from markup import mastodon_length
-from publisher.channels._common import describe, redact, requests_was_sent
+from publisher.channels._common import describe, mentions, redact, requests_was_sent
 from publisher.channels.base import (
     BadContent,
     ChannelError,
@@ -167,7 +167,7 @@ class MastodonChannel:
         except (BadContent, UnknownOutcome) as exc:
             raise UnknownOutcome(f"mastodon: cannot list recent statuses: {exc}") from exc
         for status in statuses:
-            if post.link in html.unescape(str(status.get("content", ""))):
+            if mentions(html.unescape(str(status.get("content", ""))), post.link):
                 log.info("mastodon: publication %s found as %s", post.publication_id, status["id"])
                 return Published(str(status["id"]), _optional_str(status.get("url")))
         log.info("mastodon: publication %s not found in recent statuses", post.publication_id)

@@ -42,6 +42,7 @@ from publisher.channels._common import (
     RETRYABLE_STATUSES,
     describe,
     from_epoch,
+    mentions,
     redact,
     requests_was_sent,
 )
@@ -273,7 +274,7 @@ def _carries(tweet: Mapping[str, Any], link: str) -> bool:
     urls = (tweet.get("entities") or {}).get("urls") or []
     wanted = link.rstrip("/")
     return any(str(u.get("expanded_url", "")).rstrip("/") == wanted for u in urls) or (
-        link in str(tweet.get("text", ""))
+        mentions(str(tweet.get("text", "")), link)
     )
 
 

@@ -149,7 +149,7 @@ def _parse_dblp(key: str) -> PaperRef:
 
 def parse_reference(text: str) -> PaperRef:
     """Parse one reference; raises `MalformedReference` naming the accepted forms."""
-    candidate = text.strip().strip("<>").strip()
+    candidate = text.replace("\x00", "").strip().strip("<>").strip()
     if not candidate:
         raise MalformedReference(text, "The reference is empty")
     if _ARXIV_PREFIX.match(candidate):

@@ -129,11 +129,6 @@ def test_publishers_side_by_side_post_each_summary_once(
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="storage/channels.py channel_state: get-then-insert; two publishers' first cycles "
-    "on PostgreSQL both insert the row, and one dies with UniqueViolation on pk_channel_states",
-)
 async def test_known_bug_channel_state_first_use_race(postgres_url: str) -> None:
     first, second = Database(postgres_url), Database(postgres_url)
     try:
@@ -158,12 +153,6 @@ async def test_known_bug_channel_state_first_use_race(postgres_url: str) -> None
         await second.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="publisher/channels/atom.py: the feed's read-modify-write is guarded by an "
-    "asyncio.Lock, so two publisher processes (two AtomChannel objects) writing one feed file "
-    "overwrite each other's entries; the database says posted, the feed lacks them",
-)
 async def test_known_bug_atom_feed_shared_by_two_publishers(tmp_path: Path) -> None:
     first = AtomChannel(path=tmp_path / "feed.xml")
     second = AtomChannel(path=tmp_path / "feed.xml")

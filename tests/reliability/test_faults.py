@@ -366,12 +366,6 @@ async def test_soak_faults(db: Database, fakes: Platforms, chaos: Chaos) -> None
     await _run(db, fakes, chaos, 60)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reconciliation matches the summary's link as a substring of a post's text "
-    "(publisher/channels/bluesky.py _carries, mastodon.py:170, facebook.py:150): summary 1's "
-    "uncertain post is 'found' in summary 10's post, marked posted, and never made",
-)
 @pytest.mark.parametrize("network", ["bluesky", "mastodon", "facebook"])
 async def test_known_bug_reconcile_matches_a_longer_link(
     db: Database, tmp_path: Path, network: str

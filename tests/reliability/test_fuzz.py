@@ -23,12 +23,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import callbacks
 from bot.app import COMMANDS
 from bot.callbacks import Action
 from bot.emulator import User, utf16_len
 from bot.ratelimit import RateLimiter
-from storage.catalog.refs import find_reference
 from storage.catalog.service import Catalog
 from storage.db import Database
 from storage.summaries import submit_summary
@@ -212,47 +210,6 @@ steps = st.one_of(
 )
 
 
-# -- known bugs, reported and pinned by the xfail tests below; delete once fixed --------------
-
-INT32_MAX = 2**31 - 1
-EDITS_MARKUP_AWAY = {
-    Action.PAGE,
-    Action.DRAFT_SUBMIT,
-    Action.APPROVE,
-    Action.MARK_POSTED,
-    Action.POST_AGAIN,
-}
-
-
-def known_bug(step: Step, anchor_has_keyboard: bool, dialect: str) -> bool:
-    """Whether `step` would hit one of the bugs `test_known_bug_*` pin (so fuzzing goes on)."""
-    if dialect == "postgresql":  # test_known_bug_nul_characters_on_postgresql
-        if isinstance(step, Say) and "\x00" in step.text:
-            return True
-        if isinstance(step, Upload) and b"\x00" in step.content:
-            return True
-    if isinstance(step, Say):
-        echoed = step.text.lower().startswith(("/paper", "/search", "/submit"))
-        if utf16_len(step.text) > 3900 and (echoed or find_reference(step.text) is not None):
-            return True  # test_known_bug_long_reference_is_echoed_past_telegrams_limit
-        words = step.text.split()
-        command = words[0].split("@")[0].lower() if words else ""
-        if len(words) < 2 or command not in ("/edit", "/delete", "/start", "/ban", "/unban"):
-            return False
-        number = words[1].lstrip("#").lstrip("-") if command != "/start" else words[1]
-        if words[0].lower().startswith("/start"):
-            number = number.partition("_")[2]
-        return number.isdigit() and (not number.isascii() or int(number) > INT32_MAX)
-    if isinstance(step, Press):
-        parsed = callbacks.parse(step.data)
-        if parsed is None:
-            return False
-        if max(parsed.arg, parsed.extra) > INT32_MAX:
-            return True
-        return parsed.action in EDITS_MARKUP_AWAY and not anchor_has_keyboard
-    return False
-
-
 # -- playing steps against the bot ------------------------------------------------------------
 
 
@@ -282,18 +239,14 @@ class Player:
         answer: str | None = None
         if isinstance(step, Say):
             text = deliverable(step.text)
-            if text is None or known_bug(step, False, self.db.dialect):
+            if text is None:
                 return
             shown = await chat.say(user, text)
         elif isinstance(step, Upload):
-            if known_bug(step, False, self.db.dialect):
-                return
             shown = await chat.upload(user, step.name, step.content)
         else:
             history = chat.seen(user)
             anchor = next((m for m in reversed(history) if m.buttons), history[-1])
-            if known_bug(step, bool(anchor.buttons), self.db.dialect):
-                return
             answer, shown = await chat.press_data(user, anchor, step.data, forge=True)
         after = await summaries_and_votes(self.db)
         seen = "\n".join(filter(None, [answer, text_of(shown)]))
@@ -391,13 +344,7 @@ async def test_fuzzed_everything_mixed(
 # -- bugs found by fuzzing, pinned (strict: each turns red the day it is fixed) ---------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/handlers/submitting.py _summary_id, bot/handlers/reading.py start and "
-    "storage/users.py find_user: str.isdigit() accepts '²' (and other Unicode digits int() "
-    "refuses), so int() raises",
-)
-async def test_known_bug_unicode_digits_in_ids(db: Database, catalog: Catalog) -> None:
+async def test_fixed_bug_unicode_digits_in_ids(db: Database, catalog: Catalog) -> None:
     async with bot_session(db, catalog, settings_for(db, admins=frozenset({MODERATOR_ID}))) as chat:
         ada = chat.emu.add_user("Ada", "ada")
         for text in ("/edit ²", "/delete ²", "/start s_²", "/start p_²"):
@@ -408,12 +355,7 @@ async def test_known_bug_unicode_digits_in_ids(db: Database, catalog: Catalog) -
             assert "something went wrong" not in (shown.text or ""), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ids beyond the database's integer range reach SQL: /edit 99999999999999999999 "
-    "(SQLite OverflowError; PostgreSQL int32 out of range) is an unhandled error",
-)
-async def test_known_bug_ids_beyond_the_integer_range(db: Database, catalog: Catalog) -> None:
+async def test_fixed_bug_ids_beyond_the_integer_range(db: Database, catalog: Catalog) -> None:
     async with bot_session(db, catalog, settings_for(db, admins=frozenset({MODERATOR_ID}))) as chat:
         ada = chat.emu.add_user("Ada", "ada")
         for text in ("/edit 99999999999999999999", "/start s_99999999999999999999"):
@@ -421,13 +363,7 @@ async def test_known_bug_ids_beyond_the_integer_range(db: Database, catalog: Cat
             assert "something went wrong" not in (shown.text or ""), text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/callbacks.py allows 12-digit ids, PostgreSQL's integer columns are int32: "
-    "os:2147483648 raises asyncpg DataError; then bot/app.py on_error answers the query a "
-    "second time (its context is not the handler's, so context.answered is False)",
-)
-async def test_known_bug_callback_ids_beyond_int32_on_postgresql(
+async def test_fixed_bug_callback_ids_beyond_int32_on_postgresql(
     db: Database, catalog: Catalog
 ) -> None:
     if db.dialect == "sqlite":
@@ -436,16 +372,10 @@ async def test_known_bug_callback_ids_beyond_int32_on_postgresql(
         ada = chat.emu.add_user("Ada", "ada")
         shown = await chat.say(ada, "/start")
         answer, _ = await chat.press_data(ada, shown[-1], "os:2147483648", forge=True)
-        assert answer == "There is no summary #2147483648."
+        assert answer == "This button is no longer valid. Send /help to start again."
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PostgreSQL refuses U+0000 in text (CharacterNotInRepertoireError): a link or a "
-    "draft part holding a NUL character is an unhandled error; storage should strip or refuse "
-    "it (storage/catalog lookups, storage/drafts.py append_to_draft)",
-)
-async def test_known_bug_nul_characters_on_postgresql(db: Database, catalog: Catalog) -> None:
+async def test_fixed_bug_nul_characters_on_postgresql(db: Database, catalog: Catalog) -> None:
     if db.dialect == "sqlite":
         pytest.skip("SQLite stores NUL characters")
     _, ref = await new_paper(db, "A paper to draft about")
@@ -459,13 +389,7 @@ async def test_known_bug_nul_characters_on_postgresql(db: Database, catalog: Cat
             assert "something went wrong" not in (shown.text or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/handlers/reading.py not_found_text (and submitting._pick_paper, show_choices) "
-    "echo the whole reference: a 4,000-character DOI link makes a reply over Telegram's "
-    "4,096 limit, refused 'message is too long', an unhandled error",
-)
-async def test_known_bug_long_reference_is_echoed_past_telegrams_limit(
+async def test_fixed_bug_long_reference_is_echoed_past_telegrams_limit(
     db: Database, catalog: Catalog
 ) -> None:
     async with bot_session(db, catalog, settings_for(db, admins=frozenset({MODERATOR_ID}))) as chat:
@@ -478,13 +402,7 @@ async def test_known_bug_long_reference_is_echoed_past_telegrams_limit(
         assert failed == [] and "something went wrong" not in (shown.text or "")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/handlers/reading.py on_reading_button (PAGE) removes the keyboard of the "
-    "pressed message unconditionally; pressed twice (a double tap, or on a message without "
-    "one) Telegram refuses 'message is not modified', the error handler answers twice",
-)
-async def test_known_bug_more_summaries_pressed_twice(db: Database, catalog: Catalog) -> None:
+async def test_fixed_bug_more_summaries_pressed_twice(db: Database, catalog: Catalog) -> None:
     paper, ref = await new_paper(db, "A paper with four summaries")
     async with db.transaction() as session:
         for author_id in (201, 202, 203, 204):
