@@ -99,7 +99,12 @@ async def test_only_the_most_recent_entries_are_kept(tmp_path: Path) -> None:
 async def test_writes_are_atomic_and_leave_no_temporary_files(channel: AtomChannel) -> None:
     await channel.publish(seed_post(0, channel.limits))
 
-    assert sorted(p.name for p in channel.path.parent.iterdir()) == ["feed.xml", "feed.xml.json"]
+    # the feed, its sidecar, and the lock file several publisher processes share
+    assert sorted(p.name for p in channel.path.parent.iterdir()) == [
+        "feed.xml",
+        "feed.xml.json",
+        "feed.xml.lock",
+    ]
 
 
 async def test_a_failed_write_keeps_the_previous_feed(
@@ -116,7 +121,12 @@ async def test_a_failed_write_keeps_the_previous_feed(
         await channel.publish(seed_post(1, channel.limits))
 
     assert channel.path.read_bytes() == before
-    assert sorted(p.name for p in channel.path.parent.iterdir()) == ["feed.xml", "feed.xml.json"]
+    # the feed, its sidecar, and the lock file several publisher processes share
+    assert sorted(p.name for p in channel.path.parent.iterdir()) == [
+        "feed.xml",
+        "feed.xml.json",
+        "feed.xml.lock",
+    ]
 
 
 async def test_the_feed_can_be_regenerated_from_its_entries(channel: AtomChannel) -> None:
