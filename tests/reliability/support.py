@@ -31,14 +31,11 @@ from storage.models import (
     Paper,
     Publication,
     Summary,
-    SummaryStatus,
     Vote,
 )
 from storage.models import (
     User as UserRow,
 )
-from storage.summaries import submit_summary
-from storage.users import ensure_user
 from tests.bot.harness import BOT_USERNAME, MODERATOR_ID, TOKEN, Chat
 
 #: Limits so generous that a test sending many updates as one user is never throttled.
@@ -112,23 +109,6 @@ async def new_paper(db: Database, title: str, venue: str | None = None) -> tuple
     async with db.transaction() as session:
         paper = await store_paper(session, data)
     return paper, arxiv_id
-
-
-async def skip_one_digit_ids(db: Database) -> None:
-    """Use up summary ids 1-9, so no summary's link is a prefix of another's.
-
-    The channels' reconciliation matches links as substrings (``…/s/1`` is found in a post
-    of ``…/s/12``): `test_faults.test_known_bug_reconcile_matches_a_longer_link` pins that
-    bug; until it is fixed, tests that reconcile use ids of one length.
-    """
-    paper, _ = await new_paper(db, "Placeholder for the one-digit summary ids")
-    async with db.transaction() as session:
-        for n in range(9):
-            author = await ensure_user(session, 90_000 + n, display_name="Placeholder")
-            summary = await submit_summary(
-                session, author, paper.id, BODY, moderated=True, channels=()
-            )
-            summary.status = SummaryStatus.DELETED
 
 
 async def snapshot(db: Database, *, ignore_user: int | None = None) -> dict[str, Any]:

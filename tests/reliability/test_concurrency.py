@@ -48,12 +48,7 @@ async def _seed(url: str, count: int, *, truncate: bool) -> list[int]:
             await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     else:
         await db.upgrade()
-    async with db.transaction() as session:
-        # The state rows every first run creates; created here because publishers starting
-        # together on an empty table collide (`test_known_bug_channel_state_first_use_race`).
-        for channel in CHANNELS:
-            await channel_state(session, channel)
-    ids = []
+    ids = []  # no channel_states rows: the publishers create them together, race-free
     for n in range(count):
         paper, _ = await new_paper(db, f"Concurrent publishing study number {n}")
         async with db.transaction() as session:
@@ -112,24 +107,18 @@ def test_publishers_side_by_side_post_each_summary_once(
             if states == {"posted": len(ids) * len(CHANNELS)}:
                 break
         assert states == {"posted": len(ids) * len(CHANNELS)}, states
-        lost_from_feed = 0
         for summary_id in ids:
             counts = fakes.counts(f"https://shortsci.example.org/s/{summary_id}")
             assert {n: counts[n] for n in NETWORKS} == dict.fromkeys(NETWORKS, 1), summary_id
-            # The feed file is shared by the processes: at most once, but entries can be lost
-            # (test_known_bug_atom_feed_shared_by_two_publishers).
-            assert counts["atom"] <= 1
-            lost_from_feed += counts["atom"] == 0
+            # The feed file is shared by the processes, under a lock file: exactly once too.
+            assert counts["atom"] == 1, summary_id
         posts = len(fakes.x.tweets) + len(fakes.facebook.posts)
         posts += len(fakes.mastodon.statuses) + len(fakes.bluesky.posts)
         assert posts == len(ids) * len(NETWORKS), "no post was made twice"
-        print(
-            f"{publishers} publishers: {len(ids) * len(CHANNELS)} publications, 0 duplicates, "
-            f"{lost_from_feed} feed entries lost to the shared-file race"
-        )
+        print(f"{publishers} publishers: {len(ids) * len(CHANNELS)} publications, 0 duplicates")
 
 
-async def test_known_bug_channel_state_first_use_race(postgres_url: str) -> None:
+async def test_fixed_bug_channel_state_first_use_race(postgres_url: str) -> None:
     first, second = Database(postgres_url), Database(postgres_url)
     try:
         async with first.engine.begin() as conn:
@@ -153,7 +142,7 @@ async def test_known_bug_channel_state_first_use_race(postgres_url: str) -> None
         await second.dispose()
 
 
-async def test_known_bug_atom_feed_shared_by_two_publishers(tmp_path: Path) -> None:
+async def test_fixed_bug_atom_feed_shared_by_two_publishers(tmp_path: Path) -> None:
     first = AtomChannel(path=tmp_path / "feed.xml")
     second = AtomChannel(path=tmp_path / "feed.xml")
     posts = [

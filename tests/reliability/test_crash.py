@@ -43,7 +43,7 @@ from tests.fakes._server import FakeServer, Fault
 from tests.fakes.arxiv import FakeArxiv
 from tests.paths import DATA
 from tests.publisher.platforms import Platforms, platforms
-from tests.reliability.support import BODY, new_paper, skip_one_digit_ids
+from tests.reliability.support import BODY, new_paper
 
 REPO = DATA.parents[1]
 SHORTSCI = [sys.executable, "-c", "import sys, cli; sys.exit(cli.main(sys.argv[1:]))"]
@@ -329,7 +329,6 @@ def _fake(fakes: Platforms, network: str) -> FakeServer:
 async def _approve(url: str, count: int) -> list[int]:
     db = Database(url)
     await db.upgrade()
-    await skip_one_digit_ids(db)
     ids = []
     for n in range(count):
         paper, _ = await new_paper(db, f"Publisher crash study {n}")

@@ -41,7 +41,7 @@ from tests.fakes import bluesky_api, facebook_api, mastodon_api, x_api
 from tests.fakes._server import FakeServer, Fault, Reply, Request
 from tests.publisher.platforms import Platforms
 from tests.reliability.conftest import SOAK
-from tests.reliability.support import BODY, new_paper, skip_one_digit_ids, summary_ids_in
+from tests.reliability.support import BODY, new_paper, summary_ids_in
 
 TIMEOUT = 0.4  # each channel's per-request timeout
 STALL = 0.7  # a timed-out answer comes this late: after the channel gave up
@@ -244,7 +244,6 @@ def _link(summary_id: int) -> str:
 
 
 async def _approve(db: Database, count: int) -> list[int]:
-    await skip_one_digit_ids(db)
     ids = []
     for n in range(count):
         paper, _ = await new_paper(db, f"Fault tolerance study number {n}")
@@ -367,7 +366,7 @@ async def test_soak_faults(db: Database, fakes: Platforms, chaos: Chaos) -> None
 
 
 @pytest.mark.parametrize("network", ["bluesky", "mastodon", "facebook"])
-async def test_known_bug_reconcile_matches_a_longer_link(
+async def test_fixed_bug_reconcile_matches_a_longer_link(
     db: Database, tmp_path: Path, network: str
 ) -> None:
     from storage.publications import begin_attempt, claim_due, enqueue_publications
