@@ -7,6 +7,7 @@ over-eager ones, and loads `context.actor` for the handlers.
 
 from __future__ import annotations
 
+import html
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -29,7 +30,16 @@ from telegram.ext import (
 
 from bot import callbacks
 from bot.callbacks import Action, Callback
-from bot.context import BotContext, PerUserOrder, Services, answer, friendly, reply, tell
+from bot.context import (
+    BotContext,
+    PerUserOrder,
+    Services,
+    answer,
+    friendly,
+    reply,
+    tell,
+    tell_moderators,
+)
 from bot.handlers import inline, moderation, papers, reading, submitting, votes
 from storage.users import ensure_user
 
@@ -168,13 +178,9 @@ async def _alert_moderators(context: BotContext, error: str) -> None:
     if now - last < ALERT_INTERVAL:
         return
     context.bot_data["last_error_alert"] = now
-    for moderator in sorted(context.services.settings.admins):
-        try:
-            await context.bot.send_message(
-                moderator, f"⚠️ The bot hit an unexpected {error}; the log has the details."
-            )
-        except Exception:  # a moderator who never opened the bot, or Telegram down
-            log.warning("could not alert moderator %s", moderator, exc_info=True)
+    await tell_moderators(
+        context, f"⚠️ The bot hit an unexpected {html.escape(error)}; the log has the details."
+    )
 
 
 App = Application[Any, BotContext, Any, Any, Any, Any]

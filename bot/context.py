@@ -19,7 +19,7 @@ from typing import Any, Concatenate, ParamSpec
 
 from telegram import InlineKeyboardMarkup, LinkPreviewOptions, Message, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest
+from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
 
 from bot.ratelimit import RateLimiter
@@ -140,6 +140,28 @@ async def remove_keyboard(update: Update, context: BotContext) -> None:
     except BadRequest as exc:
         if "not modified" not in exc.message.lower():
             raise
+
+
+async def send_to(
+    context: BotContext, chat_id: int, html: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """Message someone other than the current chat; a failure is logged, never fatal."""
+    try:
+        await context.bot.send_message(
+            chat_id,
+            html,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard,
+            link_preview_options=NO_PREVIEW,
+        )
+    except TelegramError as exc:  # never opened the bot, blocked it, or Telegram is down
+        log.warning("could not message user %s: %s", chat_id, exc)
+
+
+async def tell_moderators(context: BotContext, html: str) -> None:
+    """Send `html` to every moderator in ``SHORTSCI_ADMINS``."""
+    for moderator in sorted(context.services.settings.admins):
+        await send_to(context, moderator, html)
 
 
 def require_moderator(context: BotContext) -> None:

@@ -83,21 +83,6 @@ async def posted_since(session: AsyncSession, channel: str, since: datetime) -> 
     return int(count or 0)
 
 
-async def due_count(session: AsyncSession, channel: str, now: datetime | None = None) -> int:
-    """How many publications of a channel are due now."""
-    moment = now or utcnow()
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Publication)
-        .where(
-            Publication.channel == channel,
-            Publication.state == PublicationState.PENDING,
-            Publication.next_attempt_at <= moment,
-        )
-    )
-    return int(count or 0)
-
-
 async def load_for_posting(session: AsyncSession, publication_ids: list[int]) -> list[Publication]:
     """Publications with their summary, paper and author loaded, in the given order."""
     rows = await session.scalars(

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, true, union_all, update
+from sqlalchemy import and_, or_, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -281,16 +281,3 @@ async def release_claim(session: AsyncSession, publication_id: int, worker: str)
         )
         .values(state=PublicationState.PENDING, claimed_by=None, lease_expires_at=None)
     )
-
-
-async def queue_depth(session: AsyncSession) -> dict[str, dict[str, int]]:
-    """Per channel, how many publications stand in each state."""
-    rows = await session.execute(
-        select(Publication.channel, Publication.state, func.count()).group_by(
-            Publication.channel, Publication.state
-        )
-    )
-    depth: dict[str, dict[str, int]] = {}
-    for channel, state, count in rows:
-        depth.setdefault(channel, {})[state.value] = count
-    return depth

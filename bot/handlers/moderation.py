@@ -9,19 +9,18 @@ import logging
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.constants import ParseMode
-from telegram.error import TelegramError
 
 from bot import render
 from bot.callbacks import Action, Callback, button_data
 from bot.context import (
-    NO_PREVIEW,
     BotContext,
     answer,
     friendly,
     remove_keyboard,
     reply,
     require_moderator,
+    send_to,
+    tell_moderators,
 )
 from storage.channels import (
     channel_reports,
@@ -59,30 +58,9 @@ def _decision_keyboard(summary_id: int) -> InlineKeyboardMarkup:
     )
 
 
-async def _send(
-    context: BotContext, chat_id: int, html: str, keyboard: InlineKeyboardMarkup | None = None
-) -> None:
-    """Message someone other than the current chat; a failure is logged, never fatal."""
-    try:
-        await context.bot.send_message(
-            chat_id,
-            html,
-            parse_mode=ParseMode.HTML,
-            reply_markup=keyboard,
-            link_preview_options=NO_PREVIEW,
-        )
-    except TelegramError as exc:
-        log.warning("could not message user %s: %s", chat_id, exc)
-
-
 async def notify_moderators(context: BotContext, summary_id: int) -> None:
     """Tell each moderator a summary waits for review."""
-    for moderator_id in sorted(context.services.settings.admins):
-        await _send(
-            context,
-            moderator_id,
-            f"📥 Summary #{summary_id} waits for review. See /queue.",
-        )
+    await tell_moderators(context, f"📥 Summary #{summary_id} waits for review. See /queue.")
 
 
 @friendly
@@ -121,7 +99,7 @@ async def on_moderation_button(update: Update, context: BotContext, callback: Ca
         await reply(
             update, context, f"✅ Summary #{summary_id} is approved and queued for publishing."
         )
-        await _send(
+        await send_to(
             context,
             author_id,
             f"✅ Your summary #{summary_id} of <b>{escape(title)}</b> is approved and "
@@ -150,7 +128,7 @@ async def finish_reject(update: Update, context: BotContext, draft: Draft, reaso
         summary = await get_summary(session, summary.id)
         author_id, title, why = summary.author_id, summary.paper.title, summary.reject_reason or ""
     await reply(update, context, f"❌ Summary #{summary.id} is rejected; the author is told why.")
-    await _send(
+    await send_to(
         context,
         author_id,
         f"❌ Your summary #{summary.id} of <b>{escape(title)}</b> was not approved.\n"

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from storage.channels import channel_reports
 from storage.db import Database
 from storage.models import (
     Paper,
@@ -24,7 +25,6 @@ from storage.publications import (
     begin_attempt,
     claim_due,
     enqueue_publications,
-    queue_depth,
     record_outcome,
     release_claim,
 )
@@ -65,8 +65,8 @@ async def test_enqueue_is_one_row_per_summary_and_channel(db: Database) -> None:
     await _approved_summaries(db, 3)
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Publication)) == 12
-        depth = await queue_depth(session)
-    assert depth == {channel: {"pending": 3} for channel in CHANNELS}
+        reports = await channel_reports(session, CHANNELS)
+    assert {r.channel: r.queued for r in reports} == dict.fromkeys(CHANNELS, 3)
 
 
 async def test_claim_takes_at_most_the_limit(db: Database) -> None:
