@@ -378,8 +378,10 @@ async def on_draft_button(update: Update, context: BotContext, callback: Callbac
     elif action is Action.DRAFT_EDIT:
         async with context.services.db.transaction() as session:
             draft = await get_draft(session, context.user.id)
-            if draft is None:
+            if draft is None or draft.kind not in (DraftKind.SUMMARY, DraftKind.EDIT):
                 raise NotFound("There is no draft to edit any more.")
+            if not draft.body:
+                raise NotFound("Your draft is still empty: send your summary as text or a file.")
             body, draft.body, draft.parts = draft.body, "", 0
         chat = update.effective_chat
         assert chat is not None

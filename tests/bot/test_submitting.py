@@ -200,3 +200,12 @@ async def test_cancel_drop_and_delete(chat: Chat, db: Database) -> None:
     async with db.sessions() as session:
         summary = await session.scalar(select(Summary))
     assert summary is not None and summary.status is SummaryStatus.DELETED
+
+
+async def test_edit_button_on_an_empty_draft_sends_no_empty_file(chat: Chat) -> None:
+    ada = chat.emu.add_user("Ada", "ada")
+    await chat.say(ada, "/submit 1512.03385")
+    shown = chat.seen(ada)
+    answer, sent = await chat.press_data(ada, shown[-1], "de:0", forge=True)
+    assert answer == "Your draft is still empty: send your summary as text or a file."
+    assert sent == []
