@@ -34,35 +34,25 @@ from _common import CACHE, Stopwatch, percentile, print_machine, table, verdict
 from gen_snapshot import cached_snapshot
 from sqlalchemy import select
 
-from bot import render
+from bot.handlers.reading import paper_page
 from storage.catalog.arxiv_source import ArxivSource
 from storage.catalog.refs import parse_reference
 from storage.catalog.service import Catalog
 from storage.catalog.store import search_papers
 from storage.db import Database
 from storage.models import Paper
-from storage.summaries import count_paper_summaries, paper_summaries
 
 T = TypeVar("T")
-PAGE = 3  # summaries on the first page, as bot.handlers.reading shows them
 
 
 async def serve_paper(db: Database, catalog: Catalog, text: str) -> int:
-    """What ``/paper <text>`` does before Telegram: resolve, count, page, render; chars out."""
-    ref = parse_reference(text)
-    paper = await catalog.resolve(ref)
+    """What ``/paper <text>`` does before Telegram: resolve, count, render; chars out."""
+    paper = await catalog.resolve(parse_reference(text))
     assert paper is not None, text
     async with db.sessions() as session:
-        total = await count_paper_summaries(session, paper.id)
-    out = [render.paper_card(paper, total)]
-    render.card_keyboard(paper)
-    if total:
-        async with db.sessions() as session:
-            summaries = await paper_summaries(session, paper.id, limit=PAGE)
-        for summary in summaries:
-            out.extend(render.summary_chunks(summary))
-            render.vote_keyboard(summary)
-    return sum(len(part) for part in out)
+        view = await paper_page(session, paper)
+    assert view is not None
+    return len(view[0])
 
 
 async def like_scan(db: Database, words: str) -> list[int]:

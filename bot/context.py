@@ -142,6 +142,27 @@ async def remove_keyboard(update: Update, context: BotContext) -> None:
             raise
 
 
+async def edit_or_reply(
+    update: Update, context: BotContext, html: str, keyboard: InlineKeyboardMarkup | None = None
+) -> None:
+    """Show `html` in place of the pressed message; a new message if that one cannot change."""
+    query = update.callback_query
+    if query is not None and isinstance(query.message, Message):
+        try:
+            await query.edit_message_text(
+                html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=keyboard,
+                link_preview_options=NO_PREVIEW,
+            )
+            return
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():
+                return  # a double tap: it already shows this
+            log.info("could not edit message %s, sending anew: %s", query.message.id, exc.message)
+    await reply(update, context, html, keyboard)
+
+
 async def send_to(
     context: BotContext, chat_id: int, html: str, keyboard: InlineKeyboardMarkup | None = None
 ) -> None:

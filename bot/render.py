@@ -6,12 +6,13 @@ Every piece of user or paper text is escaped here; summaries go through `markup`
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, button_data
-from markup import split_html, to_telegram_html
+from markup import TELEGRAM_MESSAGE_LIMIT, split_html, to_telegram_html
 from storage.models import Paper, Summary, SummaryStatus, User
 
 MAX_AUTHORS = 3
@@ -66,17 +67,56 @@ def paper_card(paper: Paper, summaries: int) -> str:
     return "\n".join(lines)
 
 
-def card_keyboard(paper: Paper) -> InlineKeyboardMarkup:
-    """Buttons under a paper card."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    "✍️ Write a summary", callback_data=button_data(Action.SUBMIT, paper.id)
-                )
-            ]
-        ]
-    )
+def write_button(paper: Paper) -> list[InlineKeyboardButton]:
+    """The row that starts a summary of `paper`."""
+    return [
+        InlineKeyboardButton(
+            "✍️ Write a summary", callback_data=button_data(Action.SUBMIT, paper.id)
+        )
+    ]
+
+
+def paper_view(
+    paper: Paper, total: int, summary: Summary | None = None, index: int = 0
+) -> tuple[str, InlineKeyboardMarkup]:
+    """A paper in one message: its card and the summary at `index` (best first) of `total`.
+
+    Buttons: votes on the summary shown, paging through the others (the message is edited
+    in place), "Read it all" when the summary is too long to share the message, and "Write".
+    """
+    text = paper_card(paper, total)
+    rows = []
+    if summary is not None:
+        place = f"{index + 1} of {total} · " if total > 1 else ""
+        text, whole = _fit(f"{text}\n\n{summary_head(summary, place)}\n\n{body_html(summary.body)}")
+        rows.append(vote_row(summary))
+        paging = []
+        if index > 0:
+            paging.append(_page_button("◂ Previous", paper.id, index - 1))
+        if index + 1 < total:
+            paging.append(_page_button("Next summary ▸", paper.id, index + 1))
+        if paging:
+            rows.append(paging)
+        if not whole:
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        "Read it all ▸", callback_data=button_data(Action.OPEN_SUMMARY, summary.id)
+                    )
+                ]
+            )
+    rows.append(write_button(paper))
+    return text, InlineKeyboardMarkup(rows)
+
+
+def _page_button(label: str, paper_id: int, index: int) -> InlineKeyboardButton:
+    return InlineKeyboardButton(label, callback_data=button_data(Action.PAGE, paper_id, index))
+
+
+def _fit(html: str) -> tuple[str, bool]:
+    """`html` if it fits one message, else its first part and an ellipsis; and whether whole."""
+    first, *rest = split_html(html, TELEGRAM_MESSAGE_LIMIT - 2)
+    return (first + "\n…", False) if rest else (first, True)
 
 
 def author_name(user: User) -> str:
@@ -86,28 +126,52 @@ def author_name(user: User) -> str:
     return f"@{user.username}" if user.username else f"user {user.id}"
 
 
+@lru_cache(maxsize=256)
+def body_html(body: str) -> str:
+    """A summary's Markdown as Telegram HTML (cached: readers ask for the same summaries)."""
+    return to_telegram_html(body)
+
+
+def summary_head(summary: Summary, place: str = "") -> str:
+    """The line above a summary: its number and author (`place` like "2 of 5 · ")."""
+    return f"✍️ <i>{place}Summary #{summary.id} by {escape(author_name(summary.author))}</i>"
+
+
 def summary_chunks(summary: Summary, *, with_paper: bool = False) -> list[str]:
     """A summary as one or more messages (each within Telegram's 4096 characters)."""
-    head = []
-    if with_paper:
-        head.append(f"<b>{escape(summary.paper.title)}</b>")
-    head.append(f"✍️ <i>Summary #{summary.id} by {escape(author_name(summary.author))}</i>")
-    return split_html("\n".join(head) + "\n\n" + to_telegram_html(summary.body))
+    head = [f"<b>{escape(summary.paper.title)}</b>"] if with_paper else []
+    head.append(summary_head(summary))
+    return split_html("\n".join(head) + "\n\n" + body_html(summary.body))
+
+
+def vote_row(summary: Summary) -> list[InlineKeyboardButton]:
+    """👍 / 👎 for a summary, the score on the first."""
+    return [
+        InlineKeyboardButton(
+            f"👍 {summary.score:+d}" if summary.score else "👍",
+            callback_data=button_data(Action.VOTE, summary.id, 1),
+        ),
+        InlineKeyboardButton("👎", callback_data=button_data(Action.VOTE, summary.id, -1)),
+    ]
 
 
 def vote_keyboard(summary: Summary) -> InlineKeyboardMarkup:
-    """👍 / 👎 under a summary, the score on the first."""
-    return InlineKeyboardMarkup(
-        [
-            [
-                InlineKeyboardButton(
-                    f"👍 {summary.score:+d}" if summary.score else "👍",
-                    callback_data=button_data(Action.VOTE, summary.id, 1),
-                ),
-                InlineKeyboardButton("👎", callback_data=button_data(Action.VOTE, summary.id, -1)),
-            ]
-        ]
-    )
+    """The vote buttons alone, under a summary shown by itself."""
+    return InlineKeyboardMarkup([vote_row(summary)])
+
+
+def rescored(keyboard: InlineKeyboardMarkup, summary: Summary) -> InlineKeyboardMarkup | None:
+    """`keyboard` with `summary`'s vote buttons showing its score now; None if unchanged."""
+    prefix = f"{Action.VOTE}:{summary.id}:"
+    fresh = vote_row(summary)
+    rows = [
+        fresh
+        if any(isinstance(b.callback_data, str) and b.callback_data.startswith(prefix) for b in row)
+        else list(row)
+        for row in keyboard.inline_keyboard
+    ]
+    updated = InlineKeyboardMarkup(rows)
+    return None if updated == keyboard else updated
 
 
 def paper_list(papers: Sequence[Paper], counts: dict[int, int]) -> tuple[str, InlineKeyboardMarkup]:

@@ -163,6 +163,12 @@ class Message:
         """Every ``callback_data`` on the inline keyboard, in reading order."""
         return [b.callback_data for row in self.buttons for b in row if b.callback_data]
 
+    def entity_text(self, entity: dict[str, Any]) -> str:
+        """The text an entity covers (its offset and length count UTF-16 code units)."""
+        units = (self.text or "").encode("utf-16-le")
+        start, end = 2 * entity["offset"], 2 * (entity["offset"] + entity["length"])
+        return units[start:end].decode("utf-16-le")
+
     def snapshot(self) -> Version:
         """The current content, for the edit history."""
         return Version(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
 
 from bot import render
-from bot.callbacks import Action, Callback, button_data
-from bot.context import BotContext, answer, friendly, remove_keyboard, reply, tell
+from bot.callbacks import Action, Callback
+from bot.context import BotContext, answer, edit_or_reply, friendly, reply, tell
 from bot.handlers import papers as papers_module
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
 from storage.catalog.store import get_paper
@@ -23,7 +24,6 @@ from storage.summaries import (
     summary_counts,
 )
 
-PAGE = 3
 LATEST_PAGE = 5
 HELP = """<b>ShortSci</b>: short, human-written summaries of research papers.
 
@@ -168,40 +168,36 @@ async def show_choices(update: Update, context: BotContext, papers: list[Paper],
     )
 
 
+async def paper_page(
+    session: AsyncSession, paper: Paper, index: int = 0
+) -> tuple[str, InlineKeyboardMarkup] | None:
+    """The message showing `paper` with its summary at `index`; None past the last one."""
+    total = await count_paper_summaries(session, paper.id)
+    shown = await paper_summaries(session, paper.id, limit=1, offset=index) if index < total else []
+    if not shown and index > 0:
+        return None
+    summary = shown[0] if shown else None
+    return render.paper_view(paper, total, summary, index)
+
+
 async def show_paper(update: Update, context: BotContext, paper: Paper) -> None:
-    """The paper card, then its best summaries."""
+    """The paper card with its best summary, in one message."""
     async with context.services.db.sessions() as session:
-        total = await count_paper_summaries(session, paper.id)
-    await reply(update, context, render.paper_card(paper, total), render.card_keyboard(paper))
-    if total:
-        await send_summaries(update, context, paper.id, 0, total)
+        view = await paper_page(session, paper)
+    assert view is not None  # the first page always exists
+    await reply(update, context, *view)
 
 
-async def send_summaries(
-    update: Update, context: BotContext, paper_id: int, offset: int, total: int | None = None
-) -> None:
-    """One page of a paper's summaries, each in its own message(s), with votes and paging."""
+async def turn_page(update: Update, context: BotContext, paper_id: int, index: int) -> None:
+    """Show another of the paper's summaries in the pressed message."""
     async with context.services.db.sessions() as session:
-        summaries = await paper_summaries(session, paper_id, limit=PAGE, offset=offset)
-        if total is None:
-            total = await count_paper_summaries(session, paper_id)
-    if not summaries:
+        paper = await get_paper(session, paper_id)
+        view = await paper_page(session, paper, index) if paper is not None else None
+    if view is None:
         await tell(update, context, "There are no more summaries of this paper.")
         return
-    for summary in summaries:
-        await send_summary(update, context, summary)
-    shown = offset + len(summaries)
-    if shown < total:
-        more = InlineKeyboardMarkup(
-            [
-                [
-                    InlineKeyboardButton(
-                        "More summaries ▸", callback_data=button_data(Action.PAGE, paper_id, shown)
-                    )
-                ]
-            ]
-        )
-        await reply(update, context, f"Showing {offset + 1}–{shown} of {total} summaries.", more)
+    await answer(update, context)
+    await edit_or_reply(update, context, *view)
 
 
 async def send_summary(
@@ -264,9 +260,7 @@ async def on_reading_button(update: Update, context: BotContext, callback: Callb
     query = update.callback_query
     assert query is not None
     if callback.action is Action.PAGE:
-        await answer(update, context)
-        await remove_keyboard(update, context)
-        await send_summaries(update, context, callback.arg, callback.extra)
+        await turn_page(update, context, callback.arg, callback.extra)
     elif callback.action is Action.LATEST:
         await latest(update, context, callback.arg)
     elif callback.action is Action.OPEN_PAPER:

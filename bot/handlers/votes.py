@@ -21,12 +21,12 @@ async def on_vote(update: Update, context: BotContext, callback: Callback) -> No
     await answer(update, context, ANSWERS[result.my_vote])
     query = update.callback_query
     assert query is not None
-    keyboard = render.vote_keyboard(summary)
-    message = query.message
-    current = getattr(message, "reply_markup", None)
-    if current is None or current.to_dict() != keyboard.to_dict():
-        try:
-            await query.edit_message_reply_markup(keyboard)
-        except BadRequest as exc:  # a vote pressed at the same moment already showed this score
-            if "not modified" not in exc.message.lower():
-                raise
+    keyboard = getattr(query.message, "reply_markup", None)
+    rescored = render.rescored(keyboard, summary) if keyboard is not None else None
+    if rescored is None:
+        return  # no buttons of this summary there, or they already show this score
+    try:
+        await query.edit_message_reply_markup(rescored)
+    except BadRequest as exc:  # a vote pressed at the same moment already showed this score
+        if "not modified" not in exc.message.lower():
+            raise

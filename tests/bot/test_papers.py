@@ -53,8 +53,8 @@ async def test_alexnet_found_by_title_through_crossref_summarized_then_found_by_
     await chat.press(chat.mod, queued, "Approve")
 
     searched_before = len(fake_crossref.requests)
-    shown = await chat.say(ada, f"https://doi.org/{NEURIPS_DOI}")
-    card, summary = shown[0].text or "", shown[1].text or ""
+    [shown] = await chat.say(ada, f"https://doi.org/{NEURIPS_DOI}")
+    card = summary = shown.text or ""
     assert len(fake_crossref.requests) == searched_before, "the picked paper is now local"
     assert "Krizhevsky" in card and "📝 1 summary" in card
     assert "Neural Information Processing Systems" in card and "2012" in card

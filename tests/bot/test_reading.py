@@ -61,18 +61,49 @@ async def test_paper_with_summaries_best_first_and_paging(
         await _publish(db, catalog, "1512.03385", 100 + n, body + f"\n\nTake {n}.")
         for n in range(4)
     ]
+    ada, bob = chat.emu.add_user("Ada", "ada"), chat.emu.add_user("Bob", "bob")
+    [view] = await chat.say(ada, "https://arxiv.org/abs/1512.03385v1")
+    text = view.text or ""
+    assert text.startswith("Deep Residual Learning for Image Recognition")
+    assert "📝 4 summaries" in text
+    assert f"1 of 4 · Summary #{ids[0]} by Author 100" in text and "Evaluation" in text
+    assert [[b.text for b in row] for row in view.buttons] == [
+        ["👍", "👎"],
+        ["Next summary ▸"],
+        ["✍️ Write a summary"],
+    ]
+    # the pages turn in place: one message, edited
+    for page in (2, 3, 4):
+        _, sent = await chat.press(ada, view, "Next summary ▸")
+        assert sent == [] and f"{page} of 4 · Summary #{ids[page - 1]}" in (view.text or "")
+    assert [b.text for b in view.buttons[1]] == ["◂ Previous"]
+    await chat.press(ada, view, "◂ Previous")
+    assert f"3 of 4 · Summary #{ids[2]}" in (view.text or "")
+    # a vote on the summary shown updates its score there; a 👍 moves it to the top for others
+    answer, _ = await chat.press(ada, view, "👍")
+    assert answer == "👍 Thanks for your vote" and view.buttons[0][0].text == "👍 +1"
+    assert f"3 of 4 · Summary #{ids[2]}" in (view.text or ""), "the page stays where it was"
+    [fresh] = await chat.say(bob, "/paper 1512.03385")
+    assert f"1 of 4 · Summary #{ids[2]}" in (fresh.text or "")
+    # past the end (an old button): said, and nothing breaks
+    paper_id = (view.buttons[-1][0].callback_data or "").split(":")[1]
+    answer, _ = await chat.press_data(ada, view, f"pg:{paper_id}:9", forge=True)
+    assert answer == "There are no more summaries of this paper."
+
+
+async def test_a_summary_too_long_to_share_the_card_is_cut_with_a_way_to_read_it_all(
+    chat: Chat, db: Database, catalog: Catalog
+) -> None:
+    body = "\n\n".join(
+        f"Paragraph {n}: " + "residual learning works well. " * 20 for n in range(12)
+    )
+    summary_id = await _publish(db, catalog, "1512.03385", 101, body)
     ada = chat.emu.add_user("Ada", "ada")
-    replies = await chat.say(ada, "https://arxiv.org/abs/1512.03385v1")
-    card, *summaries, nav = replies
-    assert "📝 4 summaries" in (card.text or "")
-    assert len(summaries) == 3
-    assert "Evaluation" in (summaries[0].text or "")
-    assert nav.text == "Showing 1–3 of 4 summaries."
-    # a vote moves the last summary to the top
-    _, more = await chat.press(ada, nav, "More summaries")
-    [fourth] = more
-    assert f"Summary #{ids[3]}" in (fourth.text or "")
-    assert chat.emu.messages(ada)[-2].buttons == [], "the More button is gone once used"
+    [view] = await chat.say(ada, "/paper 1512.03385")
+    assert (view.text or "").endswith("…") and "Paragraph 0" in (view.text or "")
+    _, whole = await chat.press(ada, view, "Read it all ▸")
+    text = "\n".join(m.text or "" for m in whole)
+    assert len(whole) == 2 and f"Summary #{summary_id}" in text and "Paragraph 11" in text
 
 
 async def test_search_lists_papers_and_opens_one(chat: Chat, catalog: Catalog) -> None:
@@ -97,7 +128,7 @@ async def test_deep_links_open_a_paper_and_a_summary(
     text = "\n".join(m.text or "" for m in replies)
     assert text.startswith("Understanding deep learning requires rethinking generalization")
     assert "Key contributions" in text
-    [card, _summary] = await chat.say(ada, "/start p_1")
+    [card] = await chat.say(ada, "/start p_1")
     assert "📝 1 summary" in (card.text or "")
     [missing] = await chat.say(ada, "/start s_999")
     assert missing.text == "There is no summary #999."

@@ -81,12 +81,11 @@ async def test_five_seed_summaries_submitted_moderated_and_read(
     assert queued == ["atom"] * 5, "approval hands each summary to the publisher"
 
     bob = chat.emu.add_user("Bob", "bob")
-    replies = await chat.say(bob, "/paper 1611.03530")
-    summary = replies[1]
+    [summary] = await chat.say(bob, "/paper 1611.03530")
     text = summary.text or ""
     assert "Key contributions" in text
     assert any(
-        e["type"] == "bold" and text[e["offset"] : e["offset"] + e["length"]] == "Key contributions"
+        e["type"] == "bold" and summary.entity_text(e) == "Key contributions"
         for e in summary.entities
     ), "the heading is a bold line"
     assert "⇒" in text and "$\\Rightarrow$" not in text
@@ -95,7 +94,7 @@ async def test_five_seed_summaries_submitted_moderated_and_read(
         e["type"] == "text_link" and e["url"] == "https://openreview.net/pdf?id=rJv6ZgHYg"
         for e in summary.entities
     )
-    resnet = _text((await chat.say(bob, "/paper 1512.03385"))[1:])
+    resnet = _text(await chat.say(bob, "/paper 1512.03385"))
     assert "10⁻⁴" in resnet
     assert "• ImageNet ILSVRC 2015: 3.57% (ensemble)" in resnet
 

@@ -435,11 +435,13 @@ async def test_who_may_do_what(bench: Bench, role: str, key: str | Action, expec
     if isinstance(key, Action):
         anchor, where = await _anchor(bench, user, role)
         before_db = await snapshot(bench.db, ignore_user=user.id)
-        before = len(chat.emu.messages(where))
+        before, edits = len(chat.emu.messages(where)), len(anchor.history)
         query = chat.emu.press_button(user, anchor, _button(key, scene), forge=True)
         answer = (await chat.emu.wait_for_callback_answer(query)).text
         await chat.settle()
         shown = chat.emu.messages(where)[before:]
+        if len(anchor.history) > edits:  # shown in place of the pressed message
+            shown.append(anchor)
     else:
         before_db = await snapshot(bench.db, ignore_user=user.id)
         shown = await chat.say(user, _command(key, scene))
