@@ -95,19 +95,22 @@ BUTTONS: dict[Action, Button] = {
 
 
 async def gate(update: Update, context: BotContext) -> None:
-    """Record the user, load them as the actor, and stop banned or flooding users."""
+    """Record the user, load them as the actor (see `bot.actors`), stop banned or flooding users."""
     sender = update.effective_user
     if sender is None or sender.is_bot:
         raise ApplicationHandlerStop
     services = context.services
-    async with services.db.transaction() as session:
-        context.actor = await ensure_user(
-            session,
-            sender.id,
-            username=sender.username,
-            display_name=sender.full_name,
-            admins=services.settings.admins,
-        )
+    context.actor = services.actors.get(sender.id, sender.username, sender.full_name)
+    if context.actor is None:
+        async with services.db.transaction() as session:
+            context.actor = await ensure_user(
+                session,
+                sender.id,
+                username=sender.username,
+                display_name=sender.full_name,
+                admins=services.settings.admins,
+            )
+        services.actors.remember(context.actor, sender.username, sender.full_name)
     if context.actor.banned:
         if update.inline_query is not None:
             await update.inline_query.answer([], cache_time=60, is_personal=True)

@@ -1,8 +1,8 @@
 """What every handler has at hand: the services, the acting user, and a way to reply.
 
 `BotContext` is python-telegram-bot's per-update context with two additions: `services`
-(settings, database, catalog, limits) and `actor` (the `User` row of whoever sent the
-update, loaded once by the gate in `bot.app`).
+(settings, database, catalog, limits, remembered senders) and `actor` (the `User` row of
+whoever sent the update, loaded once by the gate in `bot.app`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtBot
 
+from bot.actors import Actors
 from bot.ratelimit import RateLimiter
 from config import Settings
 from storage.catalog.arxiv_source import SourceUnavailable
@@ -45,6 +46,7 @@ class Services:
     db: Database
     catalog: Catalog
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    actors: Actors = field(default_factory=Actors)
 
     @property
     def moderated(self) -> bool:

@@ -89,7 +89,7 @@ def paper_view(
     if summary is not None:
         place = f"{index + 1} of {total} · " if total > 1 else ""
         text, whole = _fit(f"{text}\n\n{summary_head(summary, place)}\n\n{body_html(summary.body)}")
-        rows.append(vote_row(summary))
+        rows.append(vote_row(summary.id, summary.score))
         paging = []
         if index > 0:
             paging.append(_page_button("◂ Previous", paper.id, index - 1))
@@ -144,26 +144,28 @@ def summary_chunks(summary: Summary, *, with_paper: bool = False) -> list[str]:
     return split_html("\n".join(head) + "\n\n" + body_html(summary.body))
 
 
-def vote_row(summary: Summary) -> list[InlineKeyboardButton]:
+def vote_row(summary_id: int, score: int) -> list[InlineKeyboardButton]:
     """👍 / 👎 for a summary, the score on the first."""
     return [
         InlineKeyboardButton(
-            f"👍 {summary.score:+d}" if summary.score else "👍",
-            callback_data=button_data(Action.VOTE, summary.id, 1),
+            f"👍 {score:+d}" if score else "👍",
+            callback_data=button_data(Action.VOTE, summary_id, 1),
         ),
-        InlineKeyboardButton("👎", callback_data=button_data(Action.VOTE, summary.id, -1)),
+        InlineKeyboardButton("👎", callback_data=button_data(Action.VOTE, summary_id, -1)),
     ]
 
 
 def vote_keyboard(summary: Summary) -> InlineKeyboardMarkup:
     """The vote buttons alone, under a summary shown by itself."""
-    return InlineKeyboardMarkup([vote_row(summary)])
+    return InlineKeyboardMarkup([vote_row(summary.id, summary.score)])
 
 
-def rescored(keyboard: InlineKeyboardMarkup, summary: Summary) -> InlineKeyboardMarkup | None:
-    """`keyboard` with `summary`'s vote buttons showing its score now; None if unchanged."""
-    prefix = f"{Action.VOTE}:{summary.id}:"
-    fresh = vote_row(summary)
+def rescored(
+    keyboard: InlineKeyboardMarkup, summary_id: int, score: int
+) -> InlineKeyboardMarkup | None:
+    """`keyboard` with the summary's vote buttons showing `score`; None if nothing changes."""
+    prefix = f"{Action.VOTE}:{summary_id}:"
+    fresh = vote_row(summary_id, score)
     rows = [
         fresh
         if any(isinstance(b.callback_data, str) and b.callback_data.startswith(prefix) for b in row)

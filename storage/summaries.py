@@ -9,7 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Integer,
+    Select,
+    bindparam,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -224,11 +233,13 @@ async def vote(session: AsyncSession, voter: User, summary_id: int, value: int) 
         mine = value
     await session.flush()
     total = select(func.coalesce(func.sum(Vote.value), 0)).where(Vote.summary_id == summary_id)
-    await session.execute(
-        update(Summary).where(Summary.id == summary_id).values(score=total.scalar_subquery())
+    score = await session.scalar(
+        update(Summary)
+        .where(Summary.id == summary_id)
+        .values(score=total.scalar_subquery())
+        .returning(Summary.score)
     )
-    await session.refresh(summary, ["score"])
-    return VoteResult(score=summary.score, my_vote=mine)
+    return VoteResult(score=int(score or 0), my_vote=mine)
 
 
 async def get_summary(session: AsyncSession, summary_id: int) -> Summary:
@@ -262,27 +273,37 @@ async def latest_summaries(
     return list(rows)
 
 
+def _best_first(paper_id: int | BindParameter[int]) -> Select[tuple[Summary]]:
+    """A paper's approved summaries, best voted first, then oldest first."""
+    stmt = _listing(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
+    return stmt.order_by(Summary.score.desc(), Summary.approved_at, Summary.id)
+
+
 async def paper_summaries(
     session: AsyncSession, paper_id: int, *, limit: int = 10, offset: int = 0
 ) -> list[Summary]:
     """A paper's approved summaries, best voted first, then oldest first."""
-    stmt = _listing(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
-    rows = await session.scalars(
-        stmt.order_by(Summary.score.desc(), Summary.approved_at, Summary.id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows)
+    return list(await session.scalars(_best_first(paper_id).limit(limit).offset(offset)))
 
 
-async def count_paper_summaries(session: AsyncSession, paper_id: int) -> int:
-    """How many approved summaries a paper has."""
-    count = await session.scalar(
-        select(func.count())
-        .select_from(Summary)
-        .where(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
-    )
-    return int(count or 0)
+# Built once: the hottest read (every /paper), so SQLAlchemy need not rebuild and re-key it.
+_SUMMARY_AT = (
+    _best_first(bindparam("paper_id", type_=Integer))
+    .add_columns(func.count().over())
+    .limit(1)
+    .offset(bindparam("index"))
+)
+
+
+async def summary_at(
+    session: AsyncSession, paper_id: int, index: int
+) -> tuple[Summary | None, int]:
+    """The paper's `index`-th best summary and how many it has, in one query.
+
+    Past the last summary the count is unknown (no row carries it) and None, 0 comes back.
+    """
+    row = (await session.execute(_SUMMARY_AT, {"paper_id": paper_id, "index": index})).first()
+    return (None, 0) if row is None else (row[0], int(row[1]))
 
 
 async def summary_counts(session: AsyncSession, paper_ids: Sequence[int]) -> dict[int, int]:

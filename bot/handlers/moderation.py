@@ -155,6 +155,7 @@ async def _ban(update: Update, context: BotContext, banned: bool) -> None:
             )
             return
         await set_banned(session, context.user, target.id, banned)
+    context.services.actors.forget(target.id)
     verb = "banned" if banned else "unbanned"
     await reply(update, context, f"{escape(render.author_name(target))} is {verb}.")
 

@@ -17,10 +17,9 @@ from storage.errors import NotFound
 from storage.ids import parse_id
 from storage.models import Paper, Summary
 from storage.summaries import (
-    count_paper_summaries,
     get_summary,
     latest_summaries,
-    paper_summaries,
+    summary_at,
     summary_counts,
 )
 
@@ -128,11 +127,13 @@ async def lookup_ref(update: Update, context: BotContext, ref: PaperRef) -> None
     """Show the paper an identifier found in a message names."""
     if await wait_if_limited(update, context, "lookup"):
         return
-    paper = await context.services.catalog.resolve(ref)
-    if paper is None:
+    async with context.services.db.sessions() as session:
+        paper = await context.services.catalog.resolve(ref, session)
+        view = await paper_page(session, paper) if paper is not None else None
+    if view is None:
         await reply(update, context, not_found_text(ref.versioned_id, ref.kind))
         return
-    await show_paper(update, context, paper)
+    await reply(update, context, *view)
 
 
 def echo(text: str, limit: int = 80) -> str:
@@ -172,11 +173,9 @@ async def paper_page(
     session: AsyncSession, paper: Paper, index: int = 0
 ) -> tuple[str, InlineKeyboardMarkup] | None:
     """The message showing `paper` with its summary at `index`; None past the last one."""
-    total = await count_paper_summaries(session, paper.id)
-    shown = await paper_summaries(session, paper.id, limit=1, offset=index) if index < total else []
-    if not shown and index > 0:
+    summary, total = await summary_at(session, paper.id, index)
+    if summary is None and index > 0:
         return None
-    summary = shown[0] if shown else None
     return render.paper_view(paper, total, summary, index)
 
 

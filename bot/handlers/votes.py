@@ -8,7 +8,7 @@ from telegram.error import BadRequest
 from bot import render
 from bot.callbacks import Callback
 from bot.context import BotContext, answer
-from storage.summaries import get_summary, vote
+from storage.summaries import vote
 
 ANSWERS = {1: "👍 Thanks for your vote", -1: "👎 Noted", 0: "Vote withdrawn"}
 
@@ -17,12 +17,13 @@ async def on_vote(update: Update, context: BotContext, callback: Callback) -> No
     """Record the vote, answer, and show the new score on the button."""
     async with context.services.db.transaction() as session:
         result = await vote(session, context.user, callback.arg, callback.extra)
-        summary = await get_summary(session, callback.arg)
     await answer(update, context, ANSWERS[result.my_vote])
     query = update.callback_query
     assert query is not None
     keyboard = getattr(query.message, "reply_markup", None)
-    rescored = render.rescored(keyboard, summary) if keyboard is not None else None
+    rescored = (
+        render.rescored(keyboard, callback.arg, result.score) if keyboard is not None else None
+    )
     if rescored is None:
         return  # no buttons of this summary there, or they already show this score
     try:

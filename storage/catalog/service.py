@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.catalog.arxiv_source import ArxivSource, PaperData
 from storage.catalog.crossref_source import CrossrefSource
@@ -50,14 +51,19 @@ class Catalog:
         paper = await self.resolve(ref)
         return [paper] if paper else []
 
-    async def resolve(self, ref: PaperRef) -> Paper | None:
+    async def resolve(self, ref: PaperRef, session: AsyncSession | None = None) -> Paper | None:
         """The paper an identifier names: stored, or fetched (arXiv, Crossref) and stored.
+
+        The local look-up uses `session` when given (the caller's, to read more in it).
 
         Raises:
             SourceUnavailable: the source was needed and did not answer.
         """
-        async with self._db.sessions() as session:
+        if session is not None:
             paper = await find_paper(session, ref)
+        else:
+            async with self._db.sessions() as own:
+                paper = await find_paper(own, ref)
         if paper is not None:
             return paper
         if ref.kind is RefKind.ARXIV:
