@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable
 
 import grapheme
-import twitter_text
 
 __all__ = [
     "ELLIPSIS",
@@ -61,6 +60,8 @@ def utf16_length(text: str) -> int:
 
 def x_weighted_length(text: str) -> int:
     """Count like X: twitter-text's weighted length (URL 23, CJK and emoji 2)."""
+    import twitter_text  # 18 MiB of compiled patterns: loaded only where X is posted to
+
     return int(twitter_text.parse_tweet(text).weightedLength)
 
 
