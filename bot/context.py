@@ -240,7 +240,13 @@ async def answer(update: Update, context: BotContext, text: str | None = None) -
     if query is None or context.answered:
         return False
     context.answered = True
-    await query.answer(text[:200] if text else None, show_alert=bool(text and len(text) > 60))
+    try:
+        await query.answer(text[:200] if text else None, show_alert=bool(text and len(text) > 60))
+    except BadRequest as exc:  # pressed over 15 s ago (the bot was busy or down): too late
+        if "query is too old" not in exc.message.lower():
+            raise
+        log.info("button of user %s answered too late: %s", query.from_user.id, exc.message)
+        return False
     return True
 
 

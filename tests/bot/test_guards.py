@@ -242,3 +242,26 @@ async def test_moderators_see_status_and_settle_reviews(
     for command in ("/status", "/review", "/resume x"):
         [refused] = await chat.say(eve, command)
         assert refused.text == "This is for moderators only."
+
+
+async def test_a_button_answered_too_late_still_acts_and_breaks_nothing(
+    chat: Chat, db: Database, catalog: Catalog
+) -> None:
+    for author in (101, 102):
+        await _published(db, catalog, "1512.03385", author)
+    ada = chat.emu.add_user("Ada", "ada")
+    [view] = await chat.say(ada, "/paper 1512.03385")
+    chat.emu.world.query_ttl = 0.0  # every press is over Telegram's answer window at once
+    query = chat.emu.press_button(ada, view, view.buttons[1][0].callback_data or "")
+    await chat.settle()
+    assert "2 of 2" in (view.text or ""), "the page still turned"
+    assert query not in {a.query_id for a in chat.emu.world.callback_answers}
+    assert not any("went wrong" in (m.text or "") for m in chat.seen(ada))
+    await chat.say(chat.mod, "/ban @ada")
+    query = chat.emu.press_button(ada, view, view.buttons[0][0].callback_data or "")
+    await chat.settle()
+    assert chat.seen(ada)[-1].text == "Sorry, you are banned from using ShortSci."
+    late = [(c.method, c.description) for c in chat.emu.errors]
+    assert [method for method, _ in late] == ["answerCallbackQuery"] * 2, late
+    assert all("too old" in (why or "") for _, why in late)
+    chat.emu.calls[:] = [c for c in chat.emu.calls if c.ok]  # refused as expected: forget them
