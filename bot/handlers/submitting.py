@@ -126,19 +126,28 @@ async def begin_summary(update: Update, context: BotContext, paper: Paper) -> No
     await reply(update, context, escape(WRITE_HINT))
 
 
+WRITING = (DraftKind.SUMMARY, DraftKind.EDIT)
+
+
+@friendly
 async def on_text(update: Update, context: BotContext) -> None:
     """Plain text: part of a draft, a reject reason, or a link to look up."""
     message = update.effective_message
     if message is None or message.text is None:
         return
-    async with context.services.db.sessions() as session:
+    async with context.services.db.transaction() as session:  # one unit: read and append
         draft = await get_draft(session, context.user.id)
+        if draft is not None and draft.kind in WRITING:
+            draft = await append_to_draft(session, context.user.id, message.text)
     if draft is not None:
-        await add_to_draft(update, context, draft, message.text)
+        if draft.kind in WRITING:
+            await confirm_saved(update, context, draft)
+        else:
+            await add_to_draft(update, context, draft, message.text)
         return
     ref = find_reference(message.text)
     if ref is not None:
-        await friendly(lookup_ref)(update, context, ref)
+        await lookup_ref(update, context, ref)
         return
     await reply(
         update,
@@ -150,7 +159,7 @@ async def on_text(update: Update, context: BotContext) -> None:
 
 @friendly
 async def add_to_draft(update: Update, context: BotContext, draft: Draft, text: str) -> None:
-    """Append a message to the draft and confirm it is saved."""
+    """Append a message (or a file's text) to the draft and confirm it is saved."""
     if draft.kind is DraftKind.REJECT_REASON:
         await moderation.finish_reject(update, context, draft, text)
         return
@@ -159,10 +168,15 @@ async def add_to_draft(update: Update, context: BotContext, draft: Draft, text: 
         return
     async with context.services.db.transaction() as session:
         saved = await append_to_draft(session, context.user.id, text)
+    await confirm_saved(update, context, saved)
+
+
+async def confirm_saved(update: Update, context: BotContext, draft: Draft) -> None:
+    """Say the draft is saved, and how long it is."""
     await reply(
         update,
         context,
-        f"Saved ({len(saved.body):,} characters so far). Send more, or /done to preview.",
+        f"Saved ({len(draft.body):,} characters so far). Send more, or /done to preview.",
     )
 
 
