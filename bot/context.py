@@ -35,7 +35,7 @@ from storage.users import is_moderator
 
 log = logging.getLogger(__name__)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-REMEMBERED_KEYBOARDS = 1000
+REMEMBERED_MESSAGES = 1000
 
 
 @dataclass
@@ -122,21 +122,35 @@ class PerUserOrder(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
+def already_shows(context: BotContext, message: Message, content: object) -> bool:
+    """Whether this bot last made `message` show `content`; if not, remember that it now does.
+
+    Telegram refuses an edit that changes nothing ("message is not modified"). A double tap
+    sends two presses that both carry the message as it was before the first edit, so only
+    memory of our own last edit can tell the second one to do nothing. One user's updates
+    run in order (`PerUserOrder`), so the first press has recorded its edit by then.
+    """
+    shown: OrderedDict[tuple[int, int], object] = context.bot_data.setdefault(
+        "shown", OrderedDict()
+    )
+    key = (message.chat.id, message.message_id)
+    if key in shown and shown[key] == content:
+        return True
+    shown[key] = content
+    shown.move_to_end(key)
+    while len(shown) > REMEMBERED_MESSAGES:
+        shown.popitem(last=False)
+    return False
+
+
 async def remove_keyboard(update: Update, context: BotContext) -> None:
     """Take the buttons off the pressed message, once (a double tap finds them gone)."""
     query = update.callback_query
     message = query.message if query is not None else None
-    if query is None or message is None or getattr(message, "reply_markup", None) is None:
+    if query is None or not isinstance(message, Message) or message.reply_markup is None:
         return
-    done: OrderedDict[tuple[int, int], None] = context.bot_data.setdefault(
-        "keyboards_removed", OrderedDict()
-    )
-    key = (message.chat.id, message.message_id)
-    if key in done:
-        return  # asking Telegram again would be refused as "not modified"
-    done[key] = None
-    while len(done) > REMEMBERED_KEYBOARDS:
-        done.popitem(last=False)
+    if already_shows(context, message, (message.text, None)):
+        return
     try:
         await query.edit_message_reply_markup(None)
     except BadRequest as exc:
@@ -150,6 +164,8 @@ async def edit_or_reply(
     """Show `html` in place of the pressed message; a new message if that one cannot change."""
     query = update.callback_query
     if query is not None and isinstance(query.message, Message):
+        if already_shows(context, query.message, (html, keyboard)):
+            return
         try:
             await query.edit_message_text(
                 html,
@@ -160,7 +176,7 @@ async def edit_or_reply(
             return
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
-                return  # a double tap: it already shows this
+                return  # it already showed this (say, before a restart)
             log.info("could not edit message %s, sending anew: %s", query.message.id, exc.message)
     await reply(update, context, html, keyboard)
 
