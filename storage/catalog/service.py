@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from storage.catalog.arxiv_source import ArxivSource, PaperData
 from storage.catalog.crossref_source import CrossrefSource
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
-from storage.catalog.store import find_paper, search_papers, store_paper
+from storage.catalog.search import search_papers
+from storage.catalog.store import find_paper, store_paper
 from storage.db import Database
 from storage.models import Paper
 

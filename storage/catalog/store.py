@@ -1,32 +1,24 @@
-"""The local catalog: find papers by alias or identifier, store fetched ones, search titles."""
+"""The local catalog: find papers by alias or identifier, store fetched ones, search titles.
+
+Title search lives in `storage.catalog.search`; `search_papers` is also importable from here.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, literal_column, or_, select, text, true
+from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.catalog.arxiv_source import PaperData
 from storage.catalog.refs import PaperRef, RefKind
-from storage.models import Paper, PaperAlias, Summary, SummaryStatus, utcnow
+from storage.catalog.search import search_papers as search_papers
+from storage.models import Paper, PaperAlias, utcnow
 
 log = logging.getLogger(__name__)
-_TERM = re.compile(r"[^\W_]+")
-_FTS_ALL = text(
-    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q"
-    " ORDER BY bm25(papers_fts, 10.0, 1.0), rowid LIMIT :limit OFFSET :offset"
-)
-_FTS_SUMMARIZED = text(
-    "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :q AND EXISTS (SELECT 1 FROM summaries"
-    " WHERE summaries.paper_id = papers_fts.rowid AND summaries.status = 'approved')"
-    " ORDER BY bm25(papers_fts, 10.0, 1.0), rowid LIMIT :limit OFFSET :offset"
-)
 
 
 async def find_paper(session: AsyncSession, ref: PaperRef) -> Paper | None:
@@ -124,68 +116,3 @@ async def store_paper(session: AsyncSession, data: PaperData) -> Paper:
         aliases.append(f"doi:{data.doi}")
     await add_aliases(session, paper.id, aliases)
     return paper
-
-
-def _fts5_query(words: str) -> str | None:
-    terms = _TERM.findall(words)
-    if not terms:
-        return None
-    quoted = [f'"{t}"' for t in terms]
-    quoted[-1] += "*"
-    return " ".join(quoted)
-
-
-def _tsquery(words: str) -> str | None:
-    terms = _TERM.findall(words)
-    if not terms:
-        return None
-    return " & ".join([*terms[:-1], terms[-1] + ":*"])
-
-
-async def search_papers(
-    session: AsyncSession,
-    words: str,
-    *,
-    limit: int = 10,
-    offset: int = 0,
-    with_summaries: bool = False,
-) -> list[Paper]:
-    """Papers whose title or authors hold all `words` (the last may be a prefix), best first.
-
-    With `with_summaries`, only papers that have an approved summary.
-    """
-    summarized = exists().where(
-        Summary.paper_id == Paper.id, Summary.status == SummaryStatus.APPROVED
-    )
-    if session.bind.dialect.name == "postgresql":
-        query = _tsquery(words)
-        if query is None:
-            return []
-        vector: ColumnElement[Any] = literal_column("papers.search_vector")
-        # English stemming first (titles); then the words as written, since author names
-        # are indexed unstemmed ("Nadolsky" would otherwise be searched as "nadolski").
-        for config in ("english", "simple"):
-            tsq = func.to_tsquery(config, query)
-            stmt = (
-                select(Paper)
-                .where(vector.op("@@")(tsq), summarized if with_summaries else true())
-                .order_by(func.ts_rank_cd(vector, tsq).desc(), Paper.id)
-                .limit(limit)
-                .offset(offset)
-            )
-            found = list(await session.scalars(stmt))
-            if found:
-                return found
-        return []
-    match = _fts5_query(words)
-    if match is None:
-        return []
-    ids = await session.execute(
-        _FTS_SUMMARIZED if with_summaries else _FTS_ALL,
-        {"q": match, "limit": limit, "offset": offset},
-    )
-    order = [row[0] for row in ids]
-    if not order:
-        return []
-    by_id = {p.id: p for p in await session.scalars(select(Paper).where(Paper.id.in_(order)))}
-    return [by_id[i] for i in order if i in by_id]
