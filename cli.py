@@ -246,7 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("status", help="per channel: queue, last success and error, paused")
     importing = commands.add_parser("import", help="import an arXiv metadata snapshot (JSONL)")
     importing.add_argument("path", help="the snapshot file (.json, .jsonl or .gz), or - for stdin")
-    importing.add_argument("--batch", type=int, default=5000, help="papers per transaction")
+    importing.add_argument(
+        "--batch",
+        type=int,
+        default=5000,
+        help="papers per transaction (about that many from a plain file)",
+    )
     return parser
 
 

@@ -13,45 +13,62 @@ Papers already stored are **kept as they are** (insert-or-ignore by arXiv id): a
 may have been refreshed from the arXiv API since, and summaries point at it. A paper whose DOI
 another stored paper already holds is stored without that DOI (counted in
 `ImportReport.doi_conflicts`), so no paper is lost to a shared DOI. Malformed lines are
-counted and skipped, never fatal.
+counted and skipped, never fatal. An import is one transaction per batch, so one that stops
+half-way (killed, crashed) leaves whole batches behind, and running it again adds the rest.
 
-Speed (see ``bench/README.md``): parsing JSON is most of the work, so lines are parsed in
-worker processes, a few batches ahead, while this process inserts. Rows go in as the Core
-``INSERT`` for `Paper`, executemany, one transaction per batch. On SQLite the values are
-prepared with the columns' own bind processors (so stored bytes are what
-``conn.execute(insert(Paper), rows)`` stores) and handed to the driver as tuples; the FTS5
-insert trigger, which would index row by row, is dropped inside the batch's transaction, the
-batch indexed with one ``INSERT INTO papers_fts ... SELECT``, and the trigger re-created from
-its stored SQL. SQLite's DDL is transactional, so no other connection ever sees the trigger
-missing. On PostgreSQL the generated ``search_vector`` column is computed by the insert.
+Speed (see ``bench/README.md``): every per-paper step in Python runs in parser processes
+(`storage.parsers`), a few batches ahead: JSON parsing (orjson), the row, and on SQLite the
+values as its driver takes them (`storage.snapshot`: JSON and timestamp text, the bytes
+SQLAlchemy's Core insert would store, checked against this engine's bind processors before an
+import starts). A parser reads its byte range of the file itself and hands back one
+marshalled list of row tuples, so this process only checks which papers are new and passes
+the tuples to the driver's ``executemany``. On SQLite the FTS5 insert trigger, which would
+index row by row, is dropped inside the batch's transaction, the batch indexed with one
+``INSERT INTO papers_fts ... SELECT``, and the trigger re-created from its stored SQL
+(SQLite's DDL is transactional, so no other connection ever sees it missing). While it runs,
+the import's connection has a larger page cache and checkpoints the WAL every ~64 MiB instead
+of ~4 MiB. ``synchronous`` stays ``NORMAL``: a crash of the import loses only the batch in
+progress, a power cut at most the batches since the last checkpoint, and neither corrupts the
+database; running the import again adds what is missing. On PostgreSQL the rows go in through
+SQLAlchemy (``ON CONFLICT DO NOTHING``); the insert computes ``search_vector``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-import io
 import json
 import logging
-import multiprocessing
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, aclosing, closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from storage.catalog.refs import MalformedReference, parse_arxiv_id
 from storage.models import Paper, utcnow
+from storage.parsers import ParserProcesses
+from storage.snapshot import (
+    COLUMNS,
+    MAX_ERRORS,
+    ROW,
+    Chunk,
+    Parsed,
+    byte_ranges,
+    open_snapshot,
+    parse_chunk,
+    sqlite_json,
+    sqlite_timestamp,
+)
 
 if TYPE_CHECKING:
     from storage.db import Database
@@ -59,36 +76,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
-MAX_ERRORS_KEPT = 20
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
-    )
-}
+MAX_ERRORS_KEPT = MAX_ERRORS  # per import, as per chunk
 _FTS_TRIGGER = "papers_fts_insert"
-_VENUE_MAX = 255  # papers.venue is VARCHAR(255)
-_DOI_MAX = 255
-# A parsed row's values, in this order; the import adds fetched_at and created_at.
-_ROW = (
-    "arxiv_id",
-    "doi",
-    "title",
-    "authors",
-    "abstract",
-    "venue",
-    "year",
-    "published",
-    "categories",
-    "url",
-    "source",
-)
-_COLUMNS = (*_ROW, "fetched_at", "created_at")
-_DOI = 1
-
-
-class MalformedLine(ValueError):
-    """A snapshot line that cannot be read as a paper."""
+_DOI = ROW.index("doi")
+# The import's own SQLite connection, while it runs: a page cache that holds the indexes'
+# hot pages and a batch (for the FTS pass), and a WAL checkpoint every ~64 MiB, not 4 MiB.
+_SQLITE_CACHE_KIB = 128 * 1024
+_SQLITE_CHECKPOINT_PAGES = 16_384
 
 
 @dataclass
@@ -119,192 +113,49 @@ class ImportReport:
         return self.lines / self.seconds if self.seconds > 0 else 0.0
 
 
-def _clean(value: object) -> str:
-    return " ".join(value.split()) if isinstance(value, str) else ""
-
-
-def parse_created(value: str) -> datetime:
-    """An RFC 2822 date as the snapshot writes it (``Mon, 2 Apr 2007 19:18:42 GMT``), UTC."""
-    parts = value.split()
-    if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
-        try:
-            hour, minute, second = parts[4].split(":")
-            return datetime(
-                int(parts[3]),
-                _MONTHS[parts[2]],
-                int(parts[1]),
-                int(hour),
-                int(minute),
-                int(second),
-                tzinfo=UTC,
-            )
-        except ValueError:
-            pass  # let the general parser decide
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError) as exc:
-        raise MalformedLine(f"unreadable date {value!r}") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _author_name(entry: object) -> str:
-    """``"First Last Suffix"`` from an ``authors_parsed`` entry ``[last, first, suffix]``."""
-    if not isinstance(entry, list) or not all(type(p) is str for p in entry):
-        return ""
-    name = " ".join((*entry[1:2], *entry[:1], *entry[2:3]))
-    return " ".join(name.split())
-
-
-def _author_names(record: dict[str, Any]) -> list[str]:
-    parsed = record.get("authors_parsed")
-    if isinstance(parsed, list) and parsed:
-        names = []
-        for entry in parsed:
-            if type(entry) is list and len(entry) == 3:  # the usual [last, first, ""]
-                last, first, suffix = entry
-                if type(first) is str and type(last) is str and first and last and suffix == "":
-                    name = f"{first} {last}"
-                    if "  " not in name and "\n" not in name and name == name.strip():
-                        names.append(name)
-                        continue
-            if name := _author_name(entry):
-                names.append(name)
-        if names:
-            return names
-    authors = _clean(record.get("authors"))
-    names = []
-    for chunk in authors.split(", "):
-        names.extend(n.strip() for n in chunk.split(" and "))
-    return [n for n in names if n]
-
-
-def paper_row(record: object) -> dict[str, Any]:
-    """One snapshot object as a `papers` row (without timestamps); `MalformedLine` if unusable."""
-    if not isinstance(record, dict):
-        raise MalformedLine("not a JSON object")
-    raw_id = record.get("id")
-    if not isinstance(raw_id, str):
-        raise MalformedLine("no id")
-    try:
-        ref = parse_arxiv_id(raw_id)
-    except MalformedReference as exc:
-        raise MalformedLine(f"invalid arXiv id {raw_id!r}") from exc
-    if ref is None:
-        raise MalformedLine(f"invalid arXiv id {raw_id!r}")
-    title = _clean(record.get("title"))
-    if not title:
-        raise MalformedLine(f"{raw_id}: no title")
-    versions = record.get("versions")
-    published = None
-    if isinstance(versions, list) and versions and isinstance(versions[0], dict):
-        created = versions[0].get("created")
-        if isinstance(created, str):
-            published = parse_created(created)
-    doi = record.get("doi")
-    doi = doi.strip().lower() if isinstance(doi, str) and doi.strip() else None
-    if doi is not None and (len(doi) > _DOI_MAX or " " in doi):
-        doi = doi.split()[0][:_DOI_MAX]  # the snapshot sometimes lists several DOIs
-    journal = _clean(record.get("journal-ref"))
-    categories = record.get("categories")
-    return {
-        "arxiv_id": ref.value,
-        "doi": doi,
-        "title": title,
-        "authors": _author_names(record),
-        "abstract": _clean(record.get("abstract")) or None,
-        "venue": journal[:_VENUE_MAX] if journal else "arXiv",
-        "year": published.year if published else None,
-        "published": published,
-        "categories": categories.split() if isinstance(categories, str) else [],
-        "url": f"https://arxiv.org/abs/{ref.value}",
-        "source": "arxiv",
-    }
-
-
-def open_snapshot(path: str | Path) -> io.BufferedIOBase:
-    """Open a snapshot file for reading lines as bytes (``.gz`` is decompressed).
-
-    Lines stay bytes: each is decoded by ``json.loads`` on its own, so one line that is not
-    UTF-8 is one malformed line, not the end of the import.
-    """
-    path = Path(path)
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return open(path, "rb")
-
-
-@dataclass
-class _Parsed:
-    """One chunk of lines, parsed: rows as tuples in `_ROW` order, and what was skipped."""
-
-    rows: list[tuple[Any, ...]]
-    lines: int = 0
-    malformed: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
-_Processor = Callable[[Any], Any]
-_PROCESSORS: dict[type[Dialect], list[tuple[int, _Processor]]] = {}
-
-
-def _processors(dialect_class: type[Dialect]) -> list[tuple[int, _Processor]]:
-    """(index in `_ROW`, bind processor) of the Core insert on that dialect, where it has one."""
-    if dialect_class in _PROCESSORS:
-        return _PROCESSORS[dialect_class]
-    compiled = insert(Paper).compile(dialect=dialect_class(), column_keys=list(_COLUMNS))
-    if list(compiled.positiontup or []) != list(_COLUMNS):
-        raise RuntimeError("the papers insert's parameters are not in the expected order")
+def _sqlite_values_match(dialect: Dialect) -> bool:
+    """Whether `storage.snapshot`'s SQLite values are what this engine's Core insert binds."""
+    compiled = insert(Paper).compile(dialect=dialect, column_keys=list(COLUMNS))
     processors = compiled._bind_processors
-    steps: list[tuple[int, _Processor]] = []
-    for index, key in enumerate(_ROW):
+    names = ["Balázs, C.", 'quote " and \\ slash', "\u2028tab\t", "日本"]
+    moment = datetime(2007, 4, 2, 19, 18, 42, 5, tzinfo=UTC)
+    probes: list[tuple[str, Any, str]] = [
+        ("authors", names, sqlite_json(names)),
+        ("categories", [], sqlite_json([])),
+        ("published", moment, sqlite_timestamp(moment)),
+        ("fetched_at", moment, sqlite_timestamp(moment)),
+        ("created_at", moment, sqlite_timestamp(moment)),
+    ]
+    for key, value, ours in probes:
         process = processors.get(key)
-        if callable(process):
-            steps.append((index, process))
-    _PROCESSORS[dialect_class] = steps
-    return steps
+        if not callable(process) or process(value) != ours:
+            return False
+    return all(
+        not callable(processors.get(key))
+        for key in COLUMNS
+        if key not in ("authors", "categories", "published", "fetched_at", "created_at")
+    )
 
 
-def _parse_chunk(lines: list[str | bytes], first: int, driver: type[Dialect] | None) -> _Parsed:
-    """Parse lines numbered from `first`; with `driver`, values come out as its driver takes them.
-
-    Runs in a worker process: it must stay a picklable, top-level function.
-    """
-    steps = _processors(driver) if driver is not None else []
-    parsed = _Parsed([])
-    loads = json.loads
-    for number, line in enumerate(lines, first):
-        if not line.strip():
-            continue
-        parsed.lines += 1
-        try:
-            row = paper_row(loads(line))
-        except (ValueError, TypeError, AttributeError, IndexError) as exc:
-            parsed.malformed += 1
-            if len(parsed.errors) < MAX_ERRORS_KEPT:
-                reason = str(exc) if isinstance(exc, MalformedLine) else type(exc).__name__
-                parsed.errors.append(f"line {number}: {reason}")
-            continue
-        values = [row[key] for key in _ROW]
-        for index, process in steps:
-            values[index] = process(values[index])
-        parsed.rows.append(tuple(values))
-    return parsed
-
-
-def _chunks(lines: Iterable[str | bytes], size: int) -> Iterator[tuple[int, list[str | bytes]]]:
-    """(number of the first line, the lines), `size` lines at a time."""
+def _lines_chunks(lines: Iterable[str | bytes], size: int) -> Generator[Chunk, None, None]:
+    """Lines in chunks of `size` (a list of lines, or any iterable such as stdin)."""
     chunk: list[str | bytes] = []
-    first = 1
-    for number, line in enumerate(lines, 1):
+    for line in lines:
         chunk.append(line)
         if len(chunk) >= size:
-            yield first, chunk
-            chunk, first = [], number + 1
+            yield chunk
+            chunk = []
     if chunk:
-        yield first, chunk
+        yield chunk
 
 
 async def _known(conn: AsyncConnection, column: Any, values: list[str]) -> set[str]:
+    """The `values` of `column` already stored."""
+    if not values:
+        return set()
+    if conn.dialect.name == "sqlite":  # one parameter, however many values
+        listed = func.json_each(json.dumps(values)).table_valued("value")
+        return set(await conn.scalars(select(column).where(column.in_(select(listed.c.value)))))
     found: set[str] = set()
     for start in range(0, len(values), 10_000):
         chunk = values[start : start + 10_000]
@@ -320,7 +171,11 @@ async def _store(conn: AsyncConnection, rows: list[tuple[Any, ...]], report: Imp
     report.existing += len(rows) - len(unique)
     stored = await _known(conn, Paper.arxiv_id, list(unique))
     report.existing += len(stored)
-    fresh = [row for key, row in unique.items() if key not in stored]
+    fresh = (
+        list(unique.values())
+        if not stored
+        else [row for key, row in unique.items() if key not in stored]
+    )
     if not fresh:
         return
     taken = await _known(conn, Paper.doi, [row[_DOI] for row in fresh if row[_DOI]])
@@ -333,12 +188,12 @@ async def _store(conn: AsyncConnection, rows: list[tuple[Any, ...]], report: Imp
             report.doi_conflicts += 1
         else:
             taken.add(doi)
-    now = utcnow()
     if conn.dialect.name == "sqlite":
-        await _insert_sqlite(conn, fresh, now)
+        await _insert_sqlite(conn, fresh)
     else:
+        now = utcnow()
         dicts = [
-            {**dict(zip(_ROW, row, strict=True)), "fetched_at": now, "created_at": now}
+            {**dict(zip(ROW, row, strict=True)), "fetched_at": now, "created_at": now}
             for row in fresh
         ]
         # DO NOTHING: a concurrent writer (the bot fetching a paper) may win the race.
@@ -346,22 +201,21 @@ async def _store(conn: AsyncConnection, rows: list[tuple[Any, ...]], report: Imp
     report.inserted += len(fresh)
 
 
-async def _insert_sqlite(conn: AsyncConnection, rows: list[tuple[Any, ...]], now: datetime) -> None:
-    compiled = insert(Paper).compile(dialect=conn.dialect, column_keys=list(_COLUMNS))
-    stamp = compiled._bind_processors["created_at"](now)  # type: ignore[operator]
-    values = [(*row, stamp, stamp) for row in rows]
+async def _insert_sqlite(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
+    """Rows of driver values in `COLUMNS` order, and their full-text entries."""
+    statement = str(insert(Paper).compile(dialect=conn.dialect, column_keys=list(COLUMNS)))
     trigger = await conn.scalar(
         text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
         {"name": _FTS_TRIGGER},
     )
     if trigger is None:  # no full-text index (an old schema): a plain insert
-        await conn.exec_driver_sql(str(compiled), values)
+        await conn.exec_driver_sql(statement, rows)
         return
     first = await conn.scalar(text("SELECT coalesce(max(id), 0) FROM papers"))
     await conn.execute(text(f"DROP TRIGGER {_FTS_TRIGGER}"))
     # The arxiv ids were checked inside this transaction, which holds SQLite's write lock,
     # so the inserts cannot conflict, and the ids above `first` are this batch's.
-    await conn.exec_driver_sql(str(compiled), values)
+    await conn.exec_driver_sql(statement, rows)
     await conn.execute(
         text(
             "INSERT INTO papers_fts(rowid, title, authors) "
@@ -372,9 +226,72 @@ async def _insert_sqlite(conn: AsyncConnection, rows: list[tuple[Any, ...]], now
     await conn.execute(text(trigger))
 
 
+async def _sqlite_bulk_settings(conn: AsyncConnection, stack: AsyncExitStack) -> None:
+    """Give the import's connection its bulk settings, set back when `stack` closes."""
+    settings = {"cache_size": -_SQLITE_CACHE_KIB, "wal_autocheckpoint": _SQLITE_CHECKPOINT_PAGES}
+    before = {name: int(await conn.scalar(text(f"PRAGMA {name}")) or 0) for name in settings}
+
+    async def apply(values: dict[str, int]) -> None:
+        for name, value in values.items():
+            await conn.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
+        await conn.commit()
+
+    await apply(settings)
+    stack.push_async_callback(apply, before)
+
+
 def default_workers() -> int:
-    """Parser processes: one per core, at most 4 (this process mostly waits on them)."""
+    """Parser processes: one per core, at most 4 (this process does the database work)."""
     return min(4, max(1, os.cpu_count() or 1))
+
+
+@contextmanager
+def _chunks(lines: Iterable[str | bytes] | str | Path, batch: int) -> Iterator[Iterator[Chunk]]:
+    """The input in chunks of `batch` lines: byte ranges of a plain file, else lists of lines."""
+    if isinstance(lines, str | Path) and not str(lines).endswith(".gz"):
+        ranges = byte_ranges(Path(lines), batch)
+        with closing(ranges):
+            yield ranges
+    elif isinstance(lines, str | Path):
+        with open_snapshot(lines) as opened:
+            yield _lines_chunks(opened, batch)
+    else:
+        yield _lines_chunks(lines, batch)
+
+
+async def _parsed(
+    chunks: Iterator[Chunk], sqlite: bool, workers: int
+) -> AsyncGenerator[Parsed, None]:
+    """The chunks parsed, in order, a few ahead: in `workers` processes, else in a thread."""
+    loop = asyncio.get_running_loop()
+    ahead = list(islice(chunks, 2))
+    processes: ParserProcesses | None = None
+    thread: ThreadPoolExecutor | None = None
+    if workers and len(ahead) > 1:  # a single chunk is parsed without starting processes
+        processes = await ParserProcesses.start(workers)
+    else:
+        thread = ThreadPoolExecutor(1, thread_name_prefix="snapshot")
+
+    def submit(chunk: Chunk) -> asyncio.Future[Parsed]:
+        if processes is not None:
+            return processes.submit(chunk, sqlite)
+        return loop.run_in_executor(thread, parse_chunk, chunk, sqlite)
+
+    depth = max(2, 2 * workers)
+    pending = deque(submit(chunk) for chunk in chain(ahead, islice(chunks, depth - len(ahead))))
+    try:
+        while pending:
+            parsed = await pending.popleft()
+            if (chunk := next(chunks, None)) is not None:
+                pending.append(submit(chunk))
+            yield parsed
+    finally:
+        for future in pending:
+            future.cancel()
+        if processes is not None:
+            await processes.close(kill=bool(pending))
+        if thread is not None:
+            thread.shutdown(wait=True, cancel_futures=True)
 
 
 async def import_snapshot(
@@ -390,7 +307,8 @@ async def import_snapshot(
     Args:
         db: the (migrated) database.
         lines: the snapshot's lines, or the path of a snapshot file (``.gz`` allowed).
-        batch: lines per transaction.
+        batch: lines per transaction (about that many from an uncompressed file, which is
+            cut into byte ranges by the length of its first lines).
         progress: called after each batch with the number of lines handled so far.
         workers: parser processes (None: `default_workers`; 0: one thread of this process).
             A single batch is parsed right here, without starting any.
@@ -403,64 +321,32 @@ async def import_snapshot(
     workers = default_workers() if workers is None else workers
     report = ImportReport()
     started = time.perf_counter()
-    opened: io.BufferedIOBase | None = None
-    source: Iterable[str | bytes]
-    if isinstance(lines, str | Path):
-        source = opened = open_snapshot(lines)
-    else:
-        source = lines
-    chunks = _chunks(source, batch)
-    driver = type(db.engine.dialect) if db.dialect == "sqlite" else None
-    loop = asyncio.get_running_loop()
-    pool: Executor | None = None
-    inflight: deque[asyncio.Future[_Parsed]] = deque()
-    try:
-        first = next(chunks, None)
-        second = next(chunks, None) if first is not None else None
-        if second is None:  # one batch at most: no helpers needed
-            ahead: list[Any] = [first] if first is not None else []
-            pool = ThreadPoolExecutor(1, thread_name_prefix="snapshot")
-        else:
-            ahead = [first, second]
-            pool = (
-                ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-                if workers
-                else ThreadPoolExecutor(1, thread_name_prefix="snapshot")
-            )
-        depth = max(2, 2 * workers)
-
-        def submit() -> None:
-            chunk = ahead.pop(0) if ahead else next(chunks, None)
-            if chunk is not None:
-                assert pool is not None
-                inflight.append(
-                    loop.run_in_executor(pool, _parse_chunk, chunk[1], chunk[0], driver)
-                )
-
-        for _ in range(depth):
-            submit()
-        while inflight:
-            parsed = await inflight.popleft()
-            submit()
+    sqlite = db.dialect == "sqlite"
+    if sqlite and not _sqlite_values_match(db.engine.dialect):
+        raise RuntimeError("this engine binds papers' values differently; import unsupported")
+    numbered = 0  # lines before the chunk at hand (for "line N" in errors)
+    async with AsyncExitStack() as stack:
+        chunks = stack.enter_context(_chunks(lines, batch))
+        conn = await stack.enter_async_context(db.engine.connect())
+        if sqlite:
+            await _sqlite_bulk_settings(conn, stack)
+        parsed_chunks = await stack.enter_async_context(aclosing(_parsed(chunks, sqlite, workers)))
+        async for parsed in parsed_chunks:
             report.lines += parsed.lines
             report.malformed += parsed.malformed
-            report.errors.extend(parsed.errors[: MAX_ERRORS_KEPT - len(report.errors)])
-            if parsed.rows:
-                async with db.engine.begin() as conn:
-                    if conn.dialect.name == "sqlite":
+            for offset, reason in parsed.errors[: MAX_ERRORS_KEPT - len(report.errors)]:
+                report.errors.append(f"line {numbered + offset}: {reason}")
+            numbered += parsed.numbered
+            if parsed.lines > parsed.malformed:
+                rows = parsed.table()
+                async with conn.begin():
+                    if sqlite:
                         # The write lock from the start: the checks, the id range and the
                         # trigger swap are one transaction no other writer interleaves with.
                         await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    await _store(conn, parsed.rows, report)
+                    await _store(conn, rows, report)
             if progress is not None:
                 progress(report.lines)
-    finally:
-        for future in inflight:
-            future.cancel()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if opened is not None:
-            opened.close()
     report.seconds = time.perf_counter() - started
     log.info(
         "import: %d lines, %d new, %d kept, %d malformed, %d DOI conflicts in %.1f s",

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import gzip
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import func, insert, select
 
 from storage.catalog.refs import parse_reference
 from storage.catalog.store import find_paper, search_papers
 from storage.db import Database
 from storage.importer import import_snapshot
 from storage.models import Paper
+from storage.snapshot import ROW, clean, paper_row
 
 # Shaped as the lines of arxiv-metadata-oai-snapshot.json are (the first is 0704.0001 verbatim,
 # its abstract shortened).
@@ -74,6 +79,7 @@ MALFORMED = [
     "[1, 2, 3]",  # JSON, not an object
     json.dumps({"id": "0704.0003", "title": "   "}),  # no title
     json.dumps({"id": "9999.99999", "title": "A title"}),  # not an arXiv id
+    json.dumps({"id": "0704.00002", "title": "A title"}),  # 5 digits before 2015: not one
     json.dumps({"id": "0704.0004", "title": "Bad date", "versions": [{"created": "someday"}]}),
 ]
 
@@ -135,13 +141,14 @@ async def test_snapshot_lines_become_papers(db: Database) -> None:
 
 
 async def test_malformed_lines_are_counted_and_skipped(db: Database) -> None:
-    report = await import_snapshot(db, [*MALFORMED, RESNET, b"\xff\xfe not utf-8\n"])
-    assert report.inserted == 1
+    report = await import_snapshot(db, [DIPHOTON, *MALFORMED, RESNET, b"\xff\xfe not utf-8\n"])
+    assert report.inserted == 2
     assert report.malformed == len(MALFORMED) + 1
-    assert report.errors[0] == "line 1: JSONDecodeError"
-    assert "line 4: invalid arXiv id '9999.99999'" in report.errors
-    assert "line 5: unreadable date 'someday'" in report.errors
-    assert await _count(db) == 1
+    assert report.errors[0] == "line 2: JSONDecodeError"
+    assert "line 5: invalid arXiv id '9999.99999'" in report.errors
+    assert "line 6: invalid arXiv id '0704.00002'" in report.errors
+    assert "line 7: unreadable date 'someday'" in report.errors
+    assert await _count(db) == 2
 
 
 async def test_existing_papers_are_kept(db: Database) -> None:
@@ -175,3 +182,128 @@ async def test_gzip_file_across_batches_in_worker_processes(db: Database, tmp_pa
         [paper] = await search_papers(session, "number 137 sparse")
         assert paper.arxiv_id == "1601.00137"
         assert len(await search_papers(session, "sparse kernels", limit=300)) == 250
+
+
+async def test_plain_file_is_read_in_ranges_by_worker_processes(
+    db: Database, tmp_path: Path
+) -> None:
+    papers = [
+        json.dumps(json.loads(RESNET) | {"id": f"1602.{n:05d}", "title": f"Sparse kernels {n}"})
+        for n in range(1, 301)
+    ]
+    lines = [*papers[:100], "", "not json", *papers[100:200], "{}", "   ", *papers[200:]]
+    path = tmp_path / "snapshot.json"
+    path.write_text("\n".join(lines), encoding="utf-8")  # no newline after the last line
+    report = await import_snapshot(db, path, batch=40, workers=2)
+    assert (report.lines, report.inserted, report.malformed) == (302, 300, 2)
+    assert report.errors == ["line 102: JSONDecodeError", "line 203: no id"]
+    assert await _count(db) == 300
+
+    again = await import_snapshot(db, path, batch=40, workers=2)
+    assert (again.inserted, again.existing, again.malformed) == (0, 300, 2)
+    async with db.sessions() as session:
+        [paper] = await search_papers(session, "sparse kernels 300")
+        assert paper.arxiv_id == "1602.00300"
+
+
+TRICKY = [
+    DIPHOTON,
+    json.dumps(json.loads(OLD_STYLE) | {"doi": None}),
+    json.dumps(
+        {
+            "id": "2101.00001",
+            "authors": 'Zoë \\"Q\\" Ünal and 山田 太郎',
+            "title": "Tabs\tand\u00a0spaces\u2028everywhere",
+            "abstract": '  Line one\n  line two  \\ with "quotes" and emoji \U0001f600\n',
+            "journal-ref": "J. Something " + "x" * 300,
+            "doi": " 10.1000/ABC  10.1000/second ",
+            "categories": "cs.LG  stat.ML",
+            "versions": [{"created": "Sat, 30 Jan 2021 23:59:59 +0200"}],
+            "authors_parsed": [["Ünal", 'Zoë "Q"', ""], ["山田", "太郎", "Jr."], ["Solo"]],
+        },
+        ensure_ascii=False,
+    ),
+]
+
+
+async def test_stored_values_are_what_sqlalchemy_stores(tmp_path: Path) -> None:
+    """The import's own SQLite values equal what a Core insert of the same papers stores."""
+    imported, reference = (Database(f"sqlite+aiosqlite:///{tmp_path / n}.db") for n in "ab")
+    columns = ", ".join(ROW)
+    try:
+        for database in (imported, reference):
+            await database.upgrade()
+        report = await import_snapshot(imported, TRICKY, workers=0)
+        assert report.inserted == len(TRICKY)
+        moment = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
+        async with reference.engine.begin() as conn:
+            await conn.execute(
+                insert(Paper),
+                [
+                    dict(zip(ROW, paper_row(json.loads(line)), strict=True))
+                    | {"fetched_at": moment, "created_at": moment}
+                    for line in TRICKY
+                ],
+            )
+        stored = []
+        for database in (imported, reference):
+            async with database.engine.connect() as conn:
+                result = await conn.exec_driver_sql(
+                    f"SELECT {columns}, typeof(year), fetched_at, created_at "
+                    "FROM papers ORDER BY arxiv_id"
+                )
+                stored.append([tuple(row) for row in result])
+        assert [row[:-2] for row in stored[0]] == [row[:-2] for row in stored[1]]
+        assert stored[1][0][-2:] == ("2026-01-02 03:04:05.678000",) * 2
+        stamp = stored[0][0][-1]
+        assert stored[0][0][-2] == stamp and len(stamp) == len("2026-01-02 03:04:05.678000")
+        async with imported.sessions() as session:
+            [paper] = await search_papers(session, "tabs spaces everywhere")
+            assert paper.title == "Tabs and spaces everywhere"
+            assert paper.authors == ['Zoë "Q" Ünal', "太郎 山田 Jr.", "Solo"]
+            assert paper.abstract == 'Line one line two \\ with "quotes" and emoji \U0001f600'
+            assert paper.published is not None
+            assert paper.published.isoformat() == "2021-01-30T21:59:59+00:00"
+            assert paper.doi == "10.1000/abc" and paper.categories == ["cs.LG", "stat.ML"]
+    finally:
+        for database in (imported, reference):
+            await database.dispose()
+
+
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40))
+def test_clean_makes_each_run_of_whitespace_one_space(text: str) -> None:
+    assert clean(text) == " ".join(text.split())
+
+
+class Interrupted(Exception):
+    """Raised by a progress callback to stop an import half-way."""
+
+
+async def test_an_interrupted_import_keeps_whole_batches_and_resumes(
+    db: Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "snapshot.json"
+    path.write_text(
+        "".join(
+            json.dumps(json.loads(RESNET) | {"id": f"1603.{n:05d}", "title": f"Graph walks {n}"})
+            + "\n"
+            for n in range(1, 301)
+        ),
+        encoding="utf-8",
+    )
+    done: list[int] = []
+
+    def stop_after_first_batch(lines: int) -> None:
+        done.append(lines)
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        await import_snapshot(db, path, batch=40, workers=2, progress=stop_after_first_batch)
+    [first] = done
+    assert 0 < first < 300
+    assert await _count(db) == first
+
+    report = await import_snapshot(db, path, batch=40, workers=2)
+    assert (report.inserted, report.existing) == (300 - first, first)
+    async with db.sessions() as session:
+        assert len(await search_papers(session, "graph walks", limit=400)) == 300
