@@ -37,7 +37,7 @@ from _common import CACHE, Stopwatch, percentile, print_machine, table, verdict
 from gen_snapshot import cached_snapshot
 from sqlalchemy import select
 
-from bot.handlers.reading import paper_page
+from bot.handlers.reading import paper_message
 from storage.catalog.arxiv_source import ArxivSource
 from storage.catalog.refs import parse_reference
 from storage.catalog.service import Catalog
@@ -49,12 +49,9 @@ T = TypeVar("T")
 
 
 async def serve_paper(db: Database, catalog: Catalog, text: str) -> int:
-    """What ``/paper <text>`` does before Telegram: resolve, count, render; chars out."""
-    paper = await catalog.resolve(parse_reference(text))
-    assert paper is not None, text
-    async with db.sessions() as session:
-        view = await paper_page(session, paper)
-    assert view is not None
+    """What ``/paper <text>`` does before Telegram: find, read, render; characters out."""
+    view = await paper_message(db, catalog, parse_reference(text))
+    assert view is not None, text
     return len(view[0])
 
 

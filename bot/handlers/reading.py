@@ -12,7 +12,9 @@ from bot.callbacks import Action, Callback
 from bot.context import BotContext, answer, edit_or_reply, friendly, reply, tell
 from bot.handlers import papers as papers_module
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
-from storage.catalog.store import get_paper
+from storage.catalog.service import Catalog
+from storage.catalog.store import find_paper, get_paper
+from storage.db import Database
 from storage.errors import NotFound
 from storage.ids import parse_id
 from storage.models import Paper, Summary
@@ -127,9 +129,7 @@ async def lookup_ref(update: Update, context: BotContext, ref: PaperRef) -> None
     """Show the paper an identifier found in a message names."""
     if await wait_if_limited(update, context, "lookup"):
         return
-    async with context.services.db.sessions() as session:
-        paper = await context.services.catalog.resolve(ref, session)
-        view = await paper_page(session, paper) if paper is not None else None
+    view = await paper_message(context.services.db, context.services.catalog, ref)
     if view is None:
         await reply(update, context, not_found_text(ref.versioned_id, ref.kind))
         return
@@ -169,14 +169,32 @@ async def show_choices(update: Update, context: BotContext, papers: list[Paper],
     )
 
 
-async def paper_page(
-    session: AsyncSession, paper: Paper, index: int = 0
-) -> tuple[str, InlineKeyboardMarkup] | None:
+View = tuple[str, InlineKeyboardMarkup]
+
+
+async def paper_page(session: AsyncSession, paper: Paper, index: int = 0) -> View | None:
     """The message showing `paper` with its summary at `index`; None past the last one."""
     summary, total = await summary_at(session, paper.id, index)
     if summary is None and index > 0:
         return None
     return render.paper_view(paper, total, summary, index)
+
+
+async def paper_message(db: Database, catalog: Catalog, ref: PaperRef) -> View | None:
+    """The message for the paper `ref` names; None if no source knows it.
+
+    A stored paper is read with its best summary in one session; only a paper fetched from
+    arXiv or Crossref takes a second (no connection is held while they answer).
+    """
+    async with db.sessions() as session:
+        paper = await find_paper(session, ref)
+        if paper is not None:
+            return await paper_page(session, paper)
+    paper = await catalog.resolve(ref)
+    if paper is None:
+        return None
+    async with db.sessions() as session:
+        return await paper_page(session, paper)
 
 
 async def show_paper(update: Update, context: BotContext, paper: Paper) -> None:

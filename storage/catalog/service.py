@@ -16,7 +16,6 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.catalog.arxiv_source import ArxivSource, PaperData
 from storage.catalog.crossref_source import CrossrefSource
@@ -52,19 +51,14 @@ class Catalog:
         paper = await self.resolve(ref)
         return [paper] if paper else []
 
-    async def resolve(self, ref: PaperRef, session: AsyncSession | None = None) -> Paper | None:
+    async def resolve(self, ref: PaperRef) -> Paper | None:
         """The paper an identifier names: stored, or fetched (arXiv, Crossref) and stored.
-
-        The local look-up uses `session` when given (the caller's, to read more in it).
 
         Raises:
             SourceUnavailable: the source was needed and did not answer.
         """
-        if session is not None:
+        async with self._db.sessions() as session:
             paper = await find_paper(session, ref)
-        else:
-            async with self._db.sessions() as own:
-                paper = await find_paper(own, ref)
         if paper is not None:
             return paper
         if ref.kind is RefKind.ARXIV:
