@@ -1,10 +1,13 @@
 """The outbox dispatcher: one cycle claims due publications and posts each exactly once.
 
-Per publication: claim (commit) → mark the attempt begun (commit) → call the platform →
-store the outcome (commit). The platform's id is stored the moment it confirms. If a
-previous attempt's outcome is unknown (a timeout after sending, or a crash before our
-commit), the channel's recent posts are searched for the summary's link first: found means
-posted; surely absent means post; cannot tell means review by a moderator.
+Per publication: mark the attempt begun (commit) → call the platform → store the outcome
+(commit). The platform's id is stored the moment it confirms. Commits are shared, so a post
+costs one: the claim's commit begins the batch's first attempt, and each outcome's commit
+begins the next one. Nothing reaches a platform between an outcome and that commit, and a
+crash leaves at most one attempt per channel open, its row flagged in flight. If a previous
+attempt's outcome is unknown (a timeout after sending, or a crash before our commit), the
+channel's recent posts are searched for the summary's link first: found means posted; surely
+absent means post; cannot tell means review by a moderator.
 
 Failures: `RetryLater` backs off exponentially with jitter, or until the platform's reset
 time; `Reauthenticate` pauses the channel and tells the moderators; after `max_attempts` a
@@ -19,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from publisher.channels.base import (
     BadContent,
@@ -35,7 +40,6 @@ from publisher.channels.base import (
 from publisher.compose import Source, composer_for
 from storage.channels import (
     channel_state,
-    load_for_posting,
     note_channel_result,
     pause_channel,
     posted_since,
@@ -57,7 +61,6 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(hours=6)
 RECONCILE_DELAY = timedelta(minutes=2)
-SUCCESSES = {"posted", "update", "withdraw", "unchanged"}
 
 
 class Notifier(Protocol):
@@ -95,6 +98,18 @@ class CycleReport:
         """Add one outcome."""
         per_channel = self.outcomes.setdefault(channel, {})
         per_channel[outcome] = per_channel.get(outcome, 0) + 1
+
+
+@dataclass
+class _Cycle:
+    """One channel's cycle in progress: how it went, and the next post's attempt begun ahead."""
+
+    last: int | None = None  # the last publication: its outcome's commit notes the health
+    succeeded: bool = False
+    errors: list[str] = field(default_factory=list)
+    noted: bool = False  # the channel's health is stored
+    ahead: int | None = None  # the next post: its attempt begins in this one's outcome commit
+    begun: tuple[int, int | None] | None = None  # (publication, attempt or None if lost)
 
 
 def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
@@ -136,7 +151,7 @@ class Dispatcher:
         self.x_thread = x_thread
         self.clock = clock
         self.rand = rand
-        self._errors: dict[str, list[str]] = {}  # this cycle's failures, per channel
+        self._cycles: dict[str, _Cycle] = {}  # the cycle in progress, per channel
 
     async def run_once(self) -> CycleReport:
         """One cycle over every channel."""
@@ -151,31 +166,34 @@ class Dispatcher:
         channel, policy, now = self.channels[name], self.policies.get(name, Policy()), self.clock()
         async with self.db.transaction() as session:
             state = await channel_state(session, name)
-            paused, reason = state.paused, state.paused_reason
             midnight = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
             cap = policy.daily_cap or channel.limits.daily_cap
-            today = await posted_since(session, name, midnight) if cap else 0
-        if paused:
-            report.skipped[name] = f"paused: {reason}"
-            return report
-        if policy.quiet(now):
-            report.skipped[name] = "quiet hours"
-            return report
-        limit = self.batch if cap is None else min(self.batch, cap - today)
-        if limit <= 0:
-            report.skipped[name] = f"daily cap of {cap} reached"
-            return report
-        async with self.db.transaction() as session:
-            claimed = await claim_due(
-                session, self.worker, channels=[name], limit=limit, lease=self.lease, now=now
+            limit = self.batch if cap is None else cap - await posted_since(session, name, midnight)
+            if state.paused:
+                report.skipped[name] = f"paused: {state.paused_reason}"
+            elif policy.quiet(now):
+                report.skipped[name] = "quiet hours"
+            elif limit <= 0:
+                report.skipped[name] = f"daily cap of {cap} reached"
+            if name in report.skipped:
+                return report
+            loaded = await claim_due(
+                session,
+                self.worker,
+                channels=[name],
+                limit=min(self.batch, limit),
+                lease=self.lease,
+                now=now,
             )
-            ids = [p.id for p in claimed]
-        if not ids:
+            cycle = _Cycle(last=loaded[-1].id if loaded else None)
+            if loaded and _plain(loaded[0]):  # the first attempt begins with the claim
+                await self._begin_ahead(session, cycle, loaded[0].id)
+        if not loaded:
             return report
-        async with self.db.sessions() as session:
-            loaded = await load_for_posting(session, ids)
-        self._errors[name] = []
+        self._cycles[name] = cycle
         for index, publication in enumerate(loaded):
+            following = loaded[index + 1] if index + 1 < len(loaded) else None
+            cycle.ahead = following.id if following is not None and _plain(following) else None
             outcome = await self._post_one(name, channel, publication)
             report.count(name, outcome)
             if outcome == Outcome.REAUTH:  # the channel is paused: give the rest back
@@ -183,12 +201,10 @@ class Dispatcher:
                     for rest in loaded[index + 1 :]:
                         await release_claim(session, rest.id, self.worker)
                 break
-        errors = self._errors.pop(name)
-        async with self.db.transaction() as session:  # the channel's health, once a cycle
-            if set(report.outcomes.get(name, {})) & SUCCESSES:
-                await note_channel_result(session, name, error=None, now=self.clock())
-            if errors:
-                await note_channel_result(session, name, error=errors[-1], now=self.clock())
+        self._cycles.pop(name)
+        if not cycle.noted and (cycle.succeeded or cycle.errors):
+            async with self.db.transaction() as session:
+                await self._note_health(session, name, cycle)
         return report
 
     def compose(self, name: str, channel: Channel, publication: Publication) -> Post:
@@ -220,8 +236,7 @@ class Dispatcher:
             settled = await self._reconcile(name, channel, post, publication_id, attempt_id=None)
             if settled is not None:
                 return settled
-        async with self.db.transaction() as session:
-            attempt_id = await begin_attempt(session, publication_id, self.worker, now=self.clock())
+        attempt_id = await self._begin(name, publication_id)
         if attempt_id is None:
             log.warning("%s: lost the claim on publication %s", name, publication_id)
             return "lost"
@@ -258,8 +273,7 @@ class Dispatcher:
             result = AttemptResult(Outcome.POSTED, f"{name} cannot change a post once made")
             await self._finish(name, publication.id, None, result)
             return "unchanged"
-        async with self.db.transaction() as session:
-            attempt_id = await begin_attempt(session, publication.id, self.worker, now=self.clock())
+        attempt_id = await self._begin(name, publication.id)
         if attempt_id is None:
             return "lost"
         try:
@@ -367,9 +381,33 @@ class Dispatcher:
         log.warning("%s: publication %s: %s (%s)", name, publication_id, result.outcome, exc)
         return await self._finish(name, publication_id, attempt_id, result)
 
+    async def _begin(self, name: str, publication_id: int) -> int | None:
+        """Mark the attempt in flight (committed), unless the last commit did; None if lost."""
+        cycle = self._cycles[name]
+        begun, cycle.begun = cycle.begun, None
+        if begun is not None and begun[0] == publication_id:
+            return begun[1]
+        async with self.db.transaction() as session:
+            return await begin_attempt(session, publication_id, self.worker, now=self.clock())
+
+    async def _begin_ahead(self, session: AsyncSession, cycle: _Cycle, publication_id: int) -> None:
+        """Begin the next post's attempt in this unit of work, so one commit serves both."""
+        attempt_id = await begin_attempt(session, publication_id, self.worker, now=self.clock())
+        cycle.begun = (publication_id, attempt_id)
+
     async def _finish(
         self, name: str, publication_id: int, attempt_id: int | None, result: AttemptResult
     ) -> str:
+        # The outcome is committed right after the platform answered; the same commit begins
+        # the next post's attempt (unless the channel is paused now), one commit per post.
+        cycle = self._cycles[name]
+        ahead, cycle.ahead = cycle.ahead, None
+        if result.outcome is Outcome.REAUTH:  # the channel is paused: nothing more goes out
+            ahead = None
+        if result.outcome is Outcome.POSTED:
+            cycle.succeeded = True
+        else:
+            cycle.errors.append(result.detail or result.outcome.value)
         async with self.db.transaction() as session:
             state = await record_outcome(
                 session,
@@ -380,14 +418,24 @@ class Dispatcher:
                 max_attempts=self.max_attempts,
                 now=self.clock(),
             )
-        if result.outcome is not Outcome.POSTED:
-            self._errors.setdefault(name, []).append(result.detail or result.outcome.value)
+            if ahead is not None:
+                await self._begin_ahead(session, cycle, ahead)
+            if publication_id == cycle.last:
+                await self._note_health(session, name, cycle)
         if state is not None and state.value == "failed":
             await self._tell(
                 f"❌ {name}: publication #{publication_id} failed for good ({result.detail}). "
                 "Open /review to retry it."
             )
         return result.outcome.value
+
+    async def _note_health(self, session: AsyncSession, name: str, cycle: _Cycle) -> None:
+        """The channel's health, once a cycle: its last success and its last error."""
+        if cycle.succeeded:
+            await note_channel_result(session, name, error=None, now=self.clock())
+        if cycle.errors:
+            await note_channel_result(session, name, error=cycle.errors[-1], now=self.clock())
+        cycle.noted = True
 
     async def _tell(self, text: str) -> None:
         if self.notify is None:
@@ -397,3 +445,8 @@ class Dispatcher:
             await self.notify(text)
         except Exception:
             log.exception("could not tell the moderators: %s", text)
+
+
+def _plain(publication: Publication) -> bool:
+    """A first post with nothing to reconcile or change first: its attempt can begin ahead."""
+    return not publication.pending_change and not publication.in_flight

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +17,7 @@ from sqlalchemy.orm import joinedload
 
 from storage.errors import Conflict, NotFound, PermissionDenied
 from storage.models import ChannelState, Publication, PublicationState, Summary, User, utcnow
+from storage.publications import FOR_POSTING
 from storage.users import is_moderator
 
 ERROR_LIMIT = 500
@@ -58,14 +59,17 @@ async def note_channel_result(
     session: AsyncSession, channel: str, *, error: str | None, now: datetime | None = None
 ) -> None:
     """Remember a channel's last success or last error."""
-    state = await channel_state(session, channel)
     moment = now or utcnow()
-    state.last_run_at = moment
+    values: dict[str, object] = {"last_run_at": moment}
     if error is None:
-        state.last_success_at = moment
+        values["last_success_at"] = moment
     else:
-        state.last_error, state.last_error_at = error[:ERROR_LIMIT], moment
-    await session.flush()
+        values |= {"last_error": error[:ERROR_LIMIT], "last_error_at": moment}
+    note = update(ChannelState).where(ChannelState.channel == channel).values(values)
+    noted = await session.execute(note)
+    if noted.rowcount == 0:  # type: ignore[attr-defined]  # its first run: create the row
+        await channel_state(session, channel)
+        await session.execute(note)
 
 
 async def all_channel_states(session: AsyncSession) -> dict[str, ChannelState]:
@@ -84,14 +88,9 @@ async def posted_since(session: AsyncSession, channel: str, since: datetime) -> 
 
 
 async def load_for_posting(session: AsyncSession, publication_ids: list[int]) -> list[Publication]:
-    """Publications with their summary, paper and author loaded, in the given order."""
+    """Publications with their summary and paper loaded (to compose), in the given order."""
     rows = await session.scalars(
-        select(Publication)
-        .options(
-            joinedload(Publication.summary).joinedload(Summary.paper),
-            joinedload(Publication.summary).joinedload(Summary.author),
-        )
-        .where(Publication.id.in_(publication_ids))
+        select(Publication).options(*FOR_POSTING).where(Publication.id.in_(publication_ids))
     )
     by_id = {p.id: p for p in rows}
     return [by_id[i] for i in publication_ids if i in by_id]

@@ -11,18 +11,51 @@ conditional. A row whose previous attempt started but never finished comes back 
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, true, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
-from storage.models import Publication, PublicationAttempt, PublicationState, utcnow
+from storage.models import (
+    Paper,
+    Publication,
+    PublicationAttempt,
+    PublicationState,
+    Summary,
+    utcnow,
+)
 
 DETAIL_LIMIT = 500
+# What composing a post reads: the summary and its paper's citation (not its abstract).
+FOR_POSTING = (
+    joinedload(Publication.summary)
+    .joinedload(Summary.paper)
+    .load_only(Paper.title, Paper.authors, Paper.year, Paper.categories, raiseload=True),
+)
 
 
 class Outcome(enum.StrEnum):
@@ -54,7 +87,7 @@ async def enqueue_publications(
         }
         for channel in channels
     ]
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if _postgres(session) else sqlite_insert
     stmt = insert(Publication).values(rows).on_conflict_do_nothing()
     await session.execute(stmt)
 
@@ -110,11 +143,14 @@ async def claim_due(
     lease: timedelta = timedelta(minutes=5),
     now: datetime | None = None,
 ) -> list[Publication]:
-    """Claim up to `limit` due publications for `worker`; commit right after to hold them."""
+    """Claim up to `limit` due publications for `worker`; commit right after to hold them.
+
+    They come with their summary and paper loaded, ready to compose.
+    """
     now = now or utcnow()
     due = _due(now)
     in_channels = Publication.channel.in_(channels) if channels is not None else true()
-    if session.bind.dialect.name == "postgresql":
+    if _postgres(session):
         # A CTE: PostgreSQL materialises it (it locks rows), so LIMIT holds; a plain
         # IN-subquery may be re-run by the planner and claim more rows than asked.
         due_ids = (
@@ -169,6 +205,7 @@ async def claim_due(
         return []
     rows = await session.scalars(
         select(Publication)
+        .options(*FOR_POSTING)
         .where(Publication.id.in_(ids))
         .order_by(Publication.next_attempt_at, Publication.id)
         .execution_options(populate_existing=True)
@@ -183,22 +220,14 @@ async def begin_attempt(
 
     Commit before calling the platform: if we crash after this, the row is known in flight.
     """
-    now = now or utcnow()
-    result = await session.execute(
-        update(Publication)
-        .where(
-            Publication.id == publication_id,
-            Publication.state == PublicationState.CLAIMED,
-            Publication.claimed_by == worker,
-        )
-        .values(in_flight=True, attempts=Publication.attempts + 1)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    params = {"pid": publication_id, "me": worker, "now": now or utcnow()}
+    if _postgres(session):
+        return await session.scalar(_BEGIN_IN_ONE, params)
+    marked = await session.execute(_MARK_IN_FLIGHT, params)
+    if marked.rowcount != 1:  # type: ignore[attr-defined]
         return None
-    attempt = PublicationAttempt(publication_id=publication_id, worker=worker, started_at=now)
-    session.add(attempt)
-    await session.flush()
-    return attempt.id
+    opened = await session.execute(_OPEN_ATTEMPT, params)
+    return int(opened.inserted_primary_key[0])  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,43 +259,133 @@ async def record_outcome(
     the truth about the platform, and storing it is what prevents a second post.
     """
     now = now or utcnow()
-    publication = await session.get(Publication, publication_id, populate_existing=True)
-    if publication is None:
-        return None
-    holds = publication.state is PublicationState.CLAIMED and publication.claimed_by == worker
-    if not holds and result.outcome is not Outcome.POSTED:
-        return None
-    if attempt_id is not None:
-        attempt = await session.get(PublicationAttempt, attempt_id)
-        if attempt is not None:
-            attempt.finished_at = now
-            attempt.outcome = result.outcome.value
-            attempt.detail = (result.detail or "")[:DETAIL_LIMIT] or None
-    publication.in_flight = result.reconcile_first
-    publication.claimed_by = None
-    publication.lease_expires_at = None
-    if result.chain:
-        publication.thread_ids = list(result.chain)
-    if result.outcome is Outcome.POSTED:
-        withdrawn = publication.pending_change == Change.WITHDRAW
-        publication.state = PublicationState.CANCELLED if withdrawn else PublicationState.POSTED
-        publication.external_id = result.external_id or publication.external_id
-        publication.external_url = result.external_url or publication.external_url
-        publication.posted_at = publication.posted_at or now
-        publication.last_error = None
-        publication.pending_change = None
-    elif result.outcome is Outcome.UNKNOWN:
-        publication.state = PublicationState.REVIEW
-        publication.last_error = (result.detail or "outcome unknown")[:DETAIL_LIMIT]
-    elif result.outcome is Outcome.BAD_CONTENT or publication.attempts >= max_attempts:
-        publication.state = PublicationState.FAILED
-        publication.last_error = (result.detail or result.outcome.value)[:DETAIL_LIMIT]
-    else:  # RETRY, REAUTH: due again later
-        publication.state = PublicationState.PENDING
-        publication.next_attempt_at = result.retry_at or now
-        publication.last_error = (result.detail or result.outcome.value)[:DETAIL_LIMIT]
-    await session.flush()
-    return publication.state
+    default_error = "outcome unknown" if result.outcome is Outcome.UNKNOWN else result.outcome.value
+    params: dict[str, object] = {
+        "pid": publication_id,
+        "me": worker,
+        "reconcile": result.reconcile_first,
+        "error": (result.detail or default_error)[:DETAIL_LIMIT],
+        "ext": result.external_id or None,
+        "url": result.external_url or None,
+        "now": now,
+        "retry_at": result.retry_at or now,
+        "max_attempts": max_attempts,
+        "chain": list(result.chain),
+        "aid": attempt_id,
+        "outcome": result.outcome.value,
+        "detail": (result.detail or "")[:DETAIL_LIMIT] or None,
+    }
+    chain = bool(result.chain)
+    both = attempt_id is not None and _postgres(session)  # one statement settles and closes
+    state: PublicationState | None = await session.scalar(
+        _settle_and_close(result.outcome, chain) if both else _settle(result.outcome, chain),
+        params,
+    )
+    if state is not None and attempt_id is not None and not both:
+        await session.execute(_CLOSE_ATTEMPT, params)
+    return state
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "postgresql"
+
+
+# The hot path runs prebuilt Core statements on the tables (built and compiled once, values
+# bound per call): no identity map to load and flush, one round trip per statement. On
+# PostgreSQL, data-modifying CTEs make each step one statement; SQLite runs them one by one.
+_PUBLICATIONS = cast(Table, Publication.__table__)
+_ATTEMPTS = cast(Table, PublicationAttempt.__table__)
+_row = _PUBLICATIONS.c
+_NOW = bindparam("now", type_=_row.next_attempt_at.type)
+_MARK_IN_FLIGHT = (
+    update(_PUBLICATIONS)
+    .where(
+        _row.id == bindparam("pid"),
+        _row.state == PublicationState.CLAIMED,
+        _row.claimed_by == bindparam("me"),
+    )
+    .values(in_flight=True, attempts=_row.attempts + 1)
+)
+_OPEN_ATTEMPT = insert(_ATTEMPTS).values(
+    publication_id=bindparam("pid"), worker=bindparam("me"), started_at=_NOW
+)
+_marked = _MARK_IN_FLIGHT.returning(_row.id).cte("marked")
+_BEGIN_IN_ONE = (
+    insert(_ATTEMPTS)
+    .from_select(
+        ["publication_id", "worker", "started_at"],
+        select(_marked.c.id, bindparam("me", type_=_row.claimed_by.type), _NOW),
+    )
+    .returning(_ATTEMPTS.c.id)
+)
+_CLOSE_ATTEMPT = (
+    update(_ATTEMPTS)
+    .where(_ATTEMPTS.c.id == bindparam("aid"))
+    .values(finished_at=_NOW, outcome=bindparam("outcome"), detail=bindparam("detail"))
+)
+
+
+@functools.cache
+def _settle(outcome: Outcome, chain: bool) -> Update:
+    """The UPDATE that stores an outcome; a CASE decides what depends on the row itself.
+
+    Anything but a confirmed post needs the claim still held.
+    """
+
+    def as_state(state: PublicationState) -> ColumnElement[Any]:
+        return literal(state, _row.state.type)
+
+    where = [_row.id == bindparam("pid")]
+    values: dict[str, Any] = {
+        "in_flight": bindparam("reconcile", type_=_row.in_flight.type),
+        "claimed_by": None,
+        "lease_expires_at": None,
+        "last_error": bindparam("error", type_=_row.last_error.type),
+    }
+    if chain:
+        values["thread_ids"] = bindparam("chain", type_=_row.thread_ids.type)
+    if outcome is Outcome.POSTED:
+        withdrawn = _row.pending_change == Change.WITHDRAW.value
+        values |= {
+            "state": case(
+                (withdrawn, as_state(PublicationState.CANCELLED)),
+                else_=as_state(PublicationState.POSTED),
+            ),
+            "external_id": func.coalesce(
+                bindparam("ext", type_=_row.external_id.type), _row.external_id
+            ),
+            "external_url": func.coalesce(
+                bindparam("url", type_=_row.external_url.type), _row.external_url
+            ),
+            "posted_at": func.coalesce(_row.posted_at, _NOW),
+            "last_error": None,
+            "pending_change": None,
+        }
+    else:
+        where += [_row.state == PublicationState.CLAIMED, _row.claimed_by == bindparam("me")]
+    if outcome is Outcome.UNKNOWN:
+        values["state"] = as_state(PublicationState.REVIEW)
+    elif outcome is Outcome.BAD_CONTENT:
+        values["state"] = as_state(PublicationState.FAILED)
+    elif outcome is not Outcome.POSTED:  # RETRY, REAUTH: due again, unless attempts are used up
+        gave_up = _row.attempts >= bindparam("max_attempts", type_=_row.attempts.type)
+        retry_at = bindparam("retry_at", type_=_row.next_attempt_at.type)
+        values |= {
+            "state": case(
+                (gave_up, as_state(PublicationState.FAILED)),
+                else_=as_state(PublicationState.PENDING),
+            ),
+            "next_attempt_at": case((gave_up, _row.next_attempt_at), else_=retry_at),
+        }
+    return update(_PUBLICATIONS).where(*where).values(values).returning(_row.state)
+
+
+@functools.cache
+def _settle_and_close(outcome: Outcome, chain: bool) -> Select[tuple[PublicationState]]:
+    """`_settle` and, if the row moved, `_CLOSE_ATTEMPT`, as one statement (PostgreSQL)."""
+    settled = _settle(outcome, chain).cte("settled")
+    closed = _CLOSE_ATTEMPT.where(exists(settled.select())).cte("closed")
+    return select(settled.c.state).add_cte(closed)
 
 
 async def release_claim(session: AsyncSession, publication_id: int, worker: str) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from storage.models import ChannelState, Publication, PublicationState
 from storage.publications import begin_attempt, claim_due
 from storage.summaries import submit_summary
 from storage.users import ensure_user
+from tests.fakes._server import Fault
 from tests.publisher.platforms import Platforms, platforms
 from tests.seed import seed_papers
 
@@ -247,3 +250,37 @@ async def test_daily_cap_and_quiet_hours(db: Database, fakes: Platforms, make: o
     assert report.skipped["mastodon"] == "quiet hours"
     again = await dispatcher.run_once()
     assert again.skipped["x"] == "daily cap of 2 reached"
+
+
+async def test_a_crash_after_an_outcome_leaves_one_post_in_flight_and_none_twice(
+    db: Database, fakes: Platforms, settings: Settings
+) -> None:
+    ids = await _approve(db, 3)
+    clock = Clock()
+    channels = {c.name: c for c in build_channels(settings, timeout=2)}
+    crashed = Dispatcher(db, channels, link_maker(settings, None), worker="crashed", clock=clock)
+    fakes.x.inject(Fault("POST /2/tweets", delay=30, skip=1))  # X holds the second tweet
+    run = asyncio.create_task(crashed.run_channel("x"))
+    while len(fakes.x.tweets) < 2:
+        await asyncio.sleep(0.01)
+    run.cancel()  # the publisher dies with the second tweet made but not answered
+    with suppress(asyncio.CancelledError):
+        await run
+    async with db.sessions() as session:
+        rows = (
+            await session.scalars(
+                select(Publication).where(Publication.channel == "x").order_by(Publication.id)
+            )
+        ).all()
+    assert [(r.state, r.in_flight) for r in rows] == [
+        (PublicationState.POSTED, False),
+        (PublicationState.CLAIMED, True),  # begun in the commit of the first one's outcome
+        (PublicationState.CLAIMED, False),  # not begun: a crash leaves one attempt open
+    ]
+    clock.now += timedelta(minutes=6)  # the lease expired
+    survivor = Dispatcher(db, channels, link_maker(settings, None), worker="restarted", clock=clock)
+    report = await survivor.run_channel("x")
+    assert report.outcomes == {"x": {"posted": 2}}, "the second one found on the timeline"
+    assert [fakes.counts(_link(summary_id))["x"] for summary_id in ids] == [1, 1, 1]
+    for channel in channels.values():
+        await channel.aclose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 
@@ -21,12 +21,14 @@ from storage.models import (
 )
 from storage.publications import (
     AttemptResult,
+    Change,
     Outcome,
     begin_attempt,
     claim_due,
     enqueue_publications,
     record_outcome,
     release_claim,
+    request_change,
 )
 
 CHANNELS = ("x", "facebook", "mastodon", "atom")
@@ -185,3 +187,46 @@ async def test_concurrent_publishers_never_claim_the_same_row(
             await worker_db.dispose()
     assert len(seen) == 100
     assert len(set(seen)) == 100, "no publication was claimed twice"
+
+
+async def test_outcomes_move_the_row_as_the_platform_answered(db: Database) -> None:
+    [summary_id] = await _approved_summaries(db, 1)
+    now = utcnow()
+
+    async def attempt(channel: str, result: AttemptResult, at: datetime) -> PublicationState | None:
+        [pub] = await _claim(db, "w", channels=[channel], now=at)
+        async with db.transaction() as session:
+            attempt_id = await begin_attempt(session, pub.id, "w", now=at)
+            assert await begin_attempt(session, pub.id, "someone else", now=at) is None
+            return await record_outcome(session, pub.id, attempt_id, "w", result, now=at)
+
+    thread = AttemptResult(Outcome.POSTED, external_id="t1", external_url="u1", chain=("t1", "t2"))
+    assert await attempt("x", thread, now) is PublicationState.POSTED
+    async with db.transaction() as session:
+        await request_change(session, summary_id, Change.UPDATE)
+    later = now + timedelta(hours=1)
+    edited = AttemptResult(Outcome.POSTED)  # an edit in place: same post, no new id
+    assert await attempt("x", edited, later) is PublicationState.POSTED
+    async with db.sessions() as session:
+        x = await session.scalar(select(Publication).where(Publication.channel == "x"))
+    assert x is not None
+    assert (x.external_id, x.external_url, x.thread_ids) == ("t1", "u1", ["t1", "t2"])
+    assert (x.posted_at, x.pending_change) == (now, None), "the first posted time is kept"
+    async with db.transaction() as session:
+        await request_change(session, summary_id, Change.WITHDRAW)
+    assert await attempt("x", AttemptResult(Outcome.POSTED), later) is PublicationState.CANCELLED
+
+    refused = AttemptResult(Outcome.BAD_CONTENT, "too long " * 100)
+    assert await attempt("facebook", refused, now) is PublicationState.FAILED
+    async with db.sessions() as session:
+        facebook = await session.scalar(
+            select(Publication).where(Publication.channel == "facebook")
+        )
+        assert facebook is not None
+        attempts = (
+            await session.scalars(
+                select(PublicationAttempt).where(PublicationAttempt.publication_id == facebook.id)
+            )
+        ).all()
+    assert facebook.last_error == ("too long " * 100)[:500]
+    assert [(a.outcome, a.detail) for a in attempts] == [("bad_content", facebook.last_error)]
