@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,11 +21,18 @@ from storage.models import Paper, PaperAlias, utcnow
 log = logging.getLogger(__name__)
 
 
+# Built once: every /paper starts here, so SQLAlchemy need not rebuild and re-key them.
+_BY_ID = {
+    RefKind.ARXIV: select(Paper).where(Paper.arxiv_id == bindparam("value")),
+    RefKind.DOI: select(Paper).where(Paper.doi == bindparam("value")),
+}
+
+
 async def find_paper(session: AsyncSession, ref: PaperRef) -> Paper | None:
     """The stored paper this (non-title) reference names, or None."""
-    column = {RefKind.ARXIV: Paper.arxiv_id, RefKind.DOI: Paper.doi}.get(ref.kind)
-    if column is not None:
-        paper: Paper | None = await session.scalar(select(Paper).where(column == ref.value))
+    by_id = _BY_ID.get(ref.kind)
+    if by_id is not None:
+        paper: Paper | None = await session.scalar(by_id, {"value": ref.value})
         if paper is not None:
             return paper
     aliases = [ref.alias, f"{ref.kind}:{ref.value}".lower()]
