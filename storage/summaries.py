@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import (
-    BindParameter,
     ColumnElement,
     Integer,
     Select,
@@ -273,22 +272,13 @@ async def latest_summaries(
     return list(rows)
 
 
-def _best_first(paper_id: int | BindParameter[int]) -> Select[tuple[Summary]]:
-    """A paper's approved summaries, best voted first, then oldest first."""
-    stmt = _listing(Summary.paper_id == paper_id, Summary.status == SummaryStatus.APPROVED)
-    return stmt.order_by(Summary.score.desc(), Summary.approved_at, Summary.id)
-
-
-async def paper_summaries(
-    session: AsyncSession, paper_id: int, *, limit: int = 10, offset: int = 0
-) -> list[Summary]:
-    """A paper's approved summaries, best voted first, then oldest first."""
-    return list(await session.scalars(_best_first(paper_id).limit(limit).offset(offset)))
-
-
 # Built once: the hottest read (every /paper), so SQLAlchemy need not rebuild and re-key it.
 _SUMMARY_AT = (
-    _best_first(bindparam("paper_id", type_=Integer))
+    _listing(
+        Summary.paper_id == bindparam("paper_id", type_=Integer),
+        Summary.status == SummaryStatus.APPROVED,
+    )
+    .order_by(Summary.score.desc(), Summary.approved_at, Summary.id)  # best voted, then oldest
     .add_columns(func.count().over())
     .limit(1)
     .offset(bindparam("index"))
