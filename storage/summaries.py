@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal, NamedTuple, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, contains_eager, joinedload
 
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from storage.models import (
@@ -272,28 +273,53 @@ async def latest_summaries(
     return list(rows)
 
 
-# Built once: the hottest read (every /paper), so SQLAlchemy need not rebuild and re-key it.
-_SUMMARY_AT = (
-    _listing(
-        Summary.paper_id == bindparam("paper_id", type_=Integer),
-        Summary.status == SummaryStatus.APPROVED,
-    )
-    .order_by(Summary.score.desc(), Summary.approved_at, Summary.id)  # best voted, then oldest
-    .add_columns(func.count().over())
-    .limit(1)
-    .offset(bindparam("index"))
+class PaperPage(NamedTuple):
+    """A paper, its summary at some rank (None past the last) and how many it has."""
+
+    paper: Paper
+    summary: Summary | None
+    total: int
+
+
+PageKey = Literal["id", "arxiv_id", "doi"]
+_RANKED = aliased(Summary)
+_APPROVED_OF_PAPER = (
+    _RANKED.paper_id == Paper.id,
+    _RANKED.status == SummaryStatus.APPROVED,
 )
 
 
-async def summary_at(
-    session: AsyncSession, paper_id: int, index: int
-) -> tuple[Summary | None, int]:
-    """The paper's `index`-th best summary and how many it has, in one query.
+def _page_statement(key: PageKey) -> Select[tuple[Paper, Summary, int]]:
+    ranked_id = (
+        select(_RANKED.id)
+        .where(*_APPROVED_OF_PAPER)
+        .order_by(_RANKED.score.desc(), _RANKED.approved_at, _RANKED.id)  # best, then oldest
+        .limit(1)
+        .offset(bindparam("index", type_=Integer))
+        .correlate(Paper)
+        .scalar_subquery()
+    )
+    total = select(func.count()).where(*_APPROVED_OF_PAPER).correlate(Paper).scalar_subquery()
+    return (
+        select(Paper, Summary, total)
+        .outerjoin(Summary, Summary.id == ranked_id)
+        .outerjoin(User, User.id == Summary.author_id)
+        .options(contains_eager(Summary.author))
+        .where(getattr(Paper, key) == bindparam("value"))
+    )
 
-    Past the last summary the count is unknown (no row carries it) and None, 0 comes back.
-    """
-    row = (await session.execute(_SUMMARY_AT, {"paper_id": paper_id, "index": index})).first()
-    return (None, 0) if row is None else (row[0], int(row[1]))
+
+# Built once: the hottest read (every /paper and page turn), so SQLAlchemy need not
+# rebuild and re-key it. One round trip: the paper, its ranked summary with its author, the count.
+_PAGES = {key: _page_statement(key) for key in get_args(PageKey)}
+
+
+async def read_page(
+    session: AsyncSession, key: PageKey, value: int | str, index: int = 0
+) -> PaperPage | None:
+    """The paper whose `key` is `value`, with its `index`-th best summary; None if no paper."""
+    row = (await session.execute(_PAGES[key], {"value": value, "index": index})).first()
+    return None if row is None else PaperPage(row[0], row[1], int(row[2]))
 
 
 async def summary_counts(session: AsyncSession, paper_ids: Sequence[int]) -> dict[int, int]:

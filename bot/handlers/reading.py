@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from html import escape
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
 from bot import render
@@ -13,15 +12,16 @@ from bot.context import BotContext, answer, edit_or_reply, friendly, reply, tell
 from bot.handlers import papers as papers_module
 from storage.catalog.refs import PaperRef, RefKind, parse_reference
 from storage.catalog.service import Catalog
-from storage.catalog.store import find_paper, get_paper
+from storage.catalog.store import find_page
 from storage.db import Database
 from storage.errors import NotFound
 from storage.ids import parse_id
 from storage.models import Paper, Summary
 from storage.summaries import (
+    PaperPage,
     get_summary,
     latest_summaries,
-    summary_at,
+    read_page,
     summary_counts,
 )
 
@@ -118,7 +118,7 @@ async def lookup(update: Update, context: BotContext, text: str) -> None:
         return
     papers = await context.services.catalog.search(ref.value, limit=10)
     if len(papers) == 1:
-        await show_paper(update, context, papers[0])
+        await open_paper(update, context, papers[0].id)
     elif papers or not await papers_module.offer_candidates(
         update, context, ref.value, then_submit=False
     ):
@@ -172,44 +172,36 @@ async def show_choices(update: Update, context: BotContext, papers: list[Paper],
 View = tuple[str, InlineKeyboardMarkup]
 
 
-async def paper_page(session: AsyncSession, paper: Paper, index: int = 0) -> View | None:
-    """The message showing `paper` with its summary at `index`; None past the last one."""
-    summary, total = await summary_at(session, paper.id, index)
-    if summary is None and index > 0:
+def page_view(page: PaperPage | None, index: int = 0) -> View | None:
+    """The message showing a paper page; None past the last summary (or without a paper)."""
+    if page is None or (page.summary is None and index > 0):
         return None
-    return render.paper_view(paper, total, summary, index)
+    return render.paper_view(page.paper, page.total, page.summary, index)
 
 
 async def paper_message(db: Database, catalog: Catalog, ref: PaperRef) -> View | None:
     """The message for the paper `ref` names; None if no source knows it.
 
-    A stored paper is read with its best summary in one session; only a paper fetched from
+    A stored paper comes with its best summary in one query; only a paper fetched from
     arXiv or Crossref takes a second (no connection is held while they answer).
     """
     async with db.sessions() as session:
-        paper = await find_paper(session, ref)
-        if paper is not None:
-            return await paper_page(session, paper)
+        page = await find_page(session, ref)
+    if page is not None:
+        return page_view(page)
     paper = await catalog.resolve(ref)
-    if paper is None:
-        return None
+    return None if paper is None else await paper_view_by_id(db, paper.id)
+
+
+async def paper_view_by_id(db: Database, paper_id: int, index: int = 0) -> View | None:
+    """The message showing the paper with id `paper_id` and its `index`-th best summary."""
     async with db.sessions() as session:
-        return await paper_page(session, paper)
-
-
-async def show_paper(update: Update, context: BotContext, paper: Paper) -> None:
-    """The paper card with its best summary, in one message."""
-    async with context.services.db.sessions() as session:
-        view = await paper_page(session, paper)
-    assert view is not None  # the first page always exists
-    await reply(update, context, *view)
+        return page_view(await read_page(session, "id", paper_id, index), index)
 
 
 async def turn_page(update: Update, context: BotContext, paper_id: int, index: int) -> None:
     """Show another of the paper's summaries in the pressed message."""
-    async with context.services.db.sessions() as session:
-        paper = await get_paper(session, paper_id)
-        view = await paper_page(session, paper, index) if paper is not None else None
+    view = await paper_view_by_id(context.services.db, paper_id, index)
     if view is None:
         await tell(update, context, "There are no more summaries of this paper.")
         return
@@ -228,13 +220,12 @@ async def send_summary(
 
 
 async def open_paper(update: Update, context: BotContext, paper_id: int) -> None:
-    """Show a paper by its internal id (deep links and buttons)."""
-    async with context.services.db.sessions() as session:
-        paper = await get_paper(session, paper_id)
-    if paper is None:
+    """Show a paper by its internal id (deep links, buttons, a picked search result)."""
+    view = await paper_view_by_id(context.services.db, paper_id)
+    if view is None:
         await tell(update, context, "That paper is not in the catalog.")
         return
-    await show_paper(update, context, paper)
+    await reply(update, context, *view)
 
 
 async def open_summary(update: Update, context: BotContext, summary_id: int) -> None:

@@ -17,7 +17,7 @@ from bot.callbacks import Action, Callback, button_data
 from bot.context import BotContext, answer, friendly, remove_keyboard, reply
 from bot.handlers import moderation
 from bot.handlers import papers as papers_module
-from bot.handlers.reading import lookup_ref, not_found_text, show_paper, wait_if_limited
+from bot.handlers.reading import lookup_ref, not_found_text, open_paper, wait_if_limited
 from markup import split_html, to_telegram_html
 from storage.catalog.refs import PaperRef, RefKind, find_reference, parse_reference
 from storage.catalog.store import get_paper
@@ -381,7 +381,7 @@ async def on_pick(update: Update, context: BotContext, callback: Callback) -> No
     if callback.extra:
         await begin_summary(update, context, paper)
     else:
-        await show_paper(update, context, paper)
+        await open_paper(update, context, paper.id)
 
 
 async def on_draft_button(update: Update, context: BotContext, callback: Callback) -> None:

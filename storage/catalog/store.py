@@ -17,14 +17,17 @@ from storage.catalog.arxiv_source import PaperData
 from storage.catalog.refs import PaperRef, RefKind
 from storage.catalog.search import search_papers as search_papers
 from storage.models import Paper, PaperAlias, utcnow
+from storage.summaries import PageKey, PaperPage, read_page
 
 log = logging.getLogger(__name__)
 
 
-# Built once: every /paper starts here, so SQLAlchemy need not rebuild and re-key them.
+# The columns that hold a reference's identifier; other references are found by alias.
+_ID_COLUMNS: dict[RefKind, PageKey] = {RefKind.ARXIV: "arxiv_id", RefKind.DOI: "doi"}
+# Built once: look-ups are hot, so SQLAlchemy need not rebuild and re-key them.
 _BY_ID = {
-    RefKind.ARXIV: select(Paper).where(Paper.arxiv_id == bindparam("value")),
-    RefKind.DOI: select(Paper).where(Paper.doi == bindparam("value")),
+    kind: select(Paper).where(getattr(Paper, column) == bindparam("value"))
+    for kind, column in _ID_COLUMNS.items()
 }
 
 
@@ -35,6 +38,22 @@ async def find_paper(session: AsyncSession, ref: PaperRef) -> Paper | None:
         paper: Paper | None = await session.scalar(by_id, {"value": ref.value})
         if paper is not None:
             return paper
+    return await _find_by_alias(session, ref)
+
+
+async def find_page(session: AsyncSession, ref: PaperRef, index: int = 0) -> PaperPage | None:
+    """The stored paper this reference names with its `index`-th best summary, or None.
+
+    One query when the identifier is the paper's own (the usual case), two by alias.
+    """
+    key = _ID_COLUMNS.get(ref.kind)
+    if key is not None and (page := await read_page(session, key, ref.value, index)):
+        return page
+    paper = await _find_by_alias(session, ref)
+    return None if paper is None else await read_page(session, "id", paper.id, index)
+
+
+async def _find_by_alias(session: AsyncSession, ref: PaperRef) -> Paper | None:
     aliases = [ref.alias, f"{ref.kind}:{ref.value}".lower()]
     aliased: Paper | None = await session.scalar(
         select(Paper)

@@ -19,9 +19,9 @@ from storage.summaries import (
     get_summary,
     latest_summaries,
     pending_summaries,
+    read_page,
     reject_summary,
     submit_summary,
-    summary_at,
     user_summaries,
     vote,
 )
@@ -89,7 +89,9 @@ async def test_moderated_submission_waits_then_is_approved_and_enqueued(
     async with db.sessions() as session:
         assert [s.id for s in await pending_summaries(session)] == [summary.id]
         assert await session.scalar(select(Publication.id)) is None
-        assert await summary_at(session, paper_id, 0) == (None, 0)
+        page = await read_page(session, "id", paper_id)
+        assert page is not None and (page.paper.id, page.summary, page.total) == (paper_id, None, 0)
+        assert await read_page(session, "id", paper_id + 1000) is None, "no such paper"
 
     async with db.transaction() as session:
         with pytest.raises(PermissionDenied):
@@ -229,8 +231,13 @@ async def test_votes_one_per_user_changeable_not_own(db: Database, catalog: Cata
         with pytest.raises(InvalidInput):
             await vote(session, users["carol"], a.id, 5)
     async with db.sessions() as session:
-        ranked = [(await summary_at(session, zhang, index))[0] for index in (0, 1)]
-        assert [s.id if s else None for s in ranked] == [a.id, b.id], "best voted first"
+        pages = [await read_page(session, "id", zhang, index) for index in (0, 1, 2)]
+        assert [(p.summary.id if p.summary else None, p.total) for p in pages if p] == [
+            (a.id, 2),
+            (b.id, 2),
+            (None, 2),
+        ], "best voted first; past the last, no summary but the count"
+        assert pages[0] and pages[0].summary and pages[0].summary.author.id == users["alice"].id
 
 
 async def test_banned_users_cannot_submit_or_vote(db: Database, catalog: Catalog) -> None:
