@@ -21,8 +21,10 @@ from sqlalchemy import func, insert, select
 
 from storage.db import Database
 from storage.models import Paper, Summary, SummaryStatus, User
+from storage.summaries import render_stale
 
 SEED = 7
+CATALOG_FORMAT = 2  # bump when what a cached catalog holds changes (2: stored renders)
 BODY_PARTS = (
     "**Problem.** Training very deep networks is hard: accuracy saturates, then degrades.",
     "The key idea is to learn a residual $F(x) = H(x) - x$ instead of $H(x)$ directly.",
@@ -142,7 +144,7 @@ async def checkpoint(db: Database) -> None:
 
 def cached_catalog_path(papers: int, summaries: int) -> Path:
     """Where the built catalog of this size is kept for other benchmarks."""
-    return CACHE / f"catalog-{papers}-{summaries}.db"
+    return CACHE / f"catalog-{papers}-{summaries}-v{CATALOG_FORMAT}.db"
 
 
 def keep_catalog(path: Path, papers: int, summaries: int) -> Path:
@@ -167,6 +169,7 @@ async def build_catalog(papers: int, summaries: int) -> Path:
     db = Database(sqlite_url(work))
     try:
         await add_summaries(db, summaries)
+        await render_stale(db)  # what the bot does in the background for rows it did not write
         await checkpoint(db)
     finally:
         await db.dispose()

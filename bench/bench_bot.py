@@ -68,6 +68,7 @@ from storage.db import Database
 from storage.importer import import_snapshot
 from storage.models import Paper, Summary, SummaryStatus
 from storage.models import User as UserRow
+from storage.summaries import render_stale
 
 TOKEN = "5555555555:AAF_shortsci-bench-token-abcdefghijk"
 USERS = 200
@@ -314,6 +315,7 @@ async def prepare_database(url: str, pg: bool) -> World:
                     for a in range(5)
                 ],
             )
+        await render_stale(db)  # as the bot does for rows it did not write itself
         plain = [arxiv for pid, arxiv in rows if pid not in chosen]
         return World([(pid, str(a)) for pid, a in popular], [str(a) for a in plain])
     finally:

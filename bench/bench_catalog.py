@@ -44,6 +44,7 @@ from storage.catalog.service import Catalog
 from storage.catalog.store import search_papers
 from storage.db import Database
 from storage.models import Paper
+from storage.summaries import render_stale
 
 T = TypeVar("T")
 
@@ -104,6 +105,9 @@ async def measure(args: argparse.Namespace) -> int:
         watch = Stopwatch()
         with_summaries = await add_summaries(db, args.summaries)
         summaries_s = watch.seconds
+        watch = Stopwatch()
+        rendered = await render_stale(db)  # as the bot does for rows it did not write itself
+        render_s = watch.seconds
         await checkpoint(db)
         size = database_size(path)
 
@@ -184,6 +188,12 @@ async def measure(args: argparse.Namespace) -> int:
         [
             f"{args.summaries:,} summaries (bulk insert)",
             f"{summaries_s:.1f} s",
+            "",
+            "",
+        ],
+        [
+            f"storing {rendered:,} summaries' Telegram HTML (render_stale)",
+            f"{render_s:.1f} s ({render_s / max(1, rendered) * 1e3:.2f} ms/summary)",
             "",
             "",
         ],

@@ -12,7 +12,7 @@ from html import escape
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.callbacks import Action, button_data
-from markup import TELEGRAM_MESSAGE_LIMIT, split_html, to_telegram_html
+from markup import TELEGRAM_HTML_VERSION, TELEGRAM_MESSAGE_LIMIT, split_html, to_telegram_html
 from storage.models import Paper, Summary, SummaryStatus, User
 
 MAX_AUTHORS = 3
@@ -88,7 +88,7 @@ def paper_view(
     rows = []
     if summary is not None:
         place = f"{index + 1} of {total} · " if total > 1 else ""
-        text, whole = _fit(f"{text}\n\n{summary_head(summary, place)}\n\n{body_html(summary.body)}")
+        text, whole = _fit(f"{text}\n\n{summary_head(summary, place)}\n\n{summary_html(summary)}")
         rows.append(vote_row(summary.id, summary.score))
         paging = []
         if index > 0:
@@ -126,6 +126,13 @@ def author_name(user: User) -> str:
     return f"@{user.username}" if user.username else f"user {user.id}"
 
 
+def summary_html(summary: Summary) -> str:
+    """A summary's body as Telegram HTML: as stored if this renderer made it, else rendered."""
+    if summary.html is not None and summary.html_version == TELEGRAM_HTML_VERSION:
+        return summary.html
+    return body_html(summary.body)
+
+
 @lru_cache(maxsize=256)
 def body_html(body: str) -> str:
     """A summary's Markdown as Telegram HTML (cached: readers ask for the same summaries)."""
@@ -141,7 +148,7 @@ def summary_chunks(summary: Summary, *, with_paper: bool = False) -> list[str]:
     """A summary as one or more messages (each within Telegram's 4096 characters)."""
     head = [f"<b>{escape(summary.paper.title)}</b>"] if with_paper else []
     head.append(summary_head(summary))
-    return split_html("\n".join(head) + "\n\n" + body_html(summary.body))
+    return split_html("\n".join(head) + "\n\n" + summary_html(summary))
 
 
 def vote_row(summary_id: int, score: int) -> list[InlineKeyboardButton]:

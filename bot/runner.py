@@ -6,9 +6,12 @@ import asyncio
 import logging
 from urllib.parse import urlsplit
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.app import App, build_application, start_polling, stop
 from bot.context import Services
 from config import ConfigError, Settings
+from storage.summaries import render_stale
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +65,18 @@ async def serve_bot(services: Services, stopping: asyncio.Event) -> None:
         else:
             await start_polling(application)
             log.info("bot @%s is polling for updates", application.bot.username)
+        rendering = asyncio.create_task(_render_stale(services))
         try:
             await stopping.wait()
         finally:
+            rendering.cancel()
             await stop(application)
+
+
+async def _render_stale(services: Services) -> None:
+    """Store the Telegram HTML of summaries written without it (or by an older renderer)."""
+    try:
+        if rendered := await render_stale(services.db):
+            log.info("rendered %d stored summaries as Telegram HTML", rendered)
+    except (SQLAlchemyError, OSError) as exc:  # the bot still renders them on read
+        log.warning("could not store rendered summaries: %s", exc)

@@ -21,6 +21,7 @@ from markup.length import (
 )
 from markup.markdown import (
     FEED_SCHEMES,
+    TELEGRAM_HTML_VERSION,
     TELEGRAM_SCHEMES,
     parse_markdown,
     to_feed_html,
@@ -38,6 +39,7 @@ __all__ = [
     "ELLIPSIS",
     "FEED_SCHEMES",
     "TELEGRAM_CAPTION_LIMIT",
+    "TELEGRAM_HTML_VERSION",
     "TELEGRAM_MESSAGE_LIMIT",
     "TELEGRAM_SCHEMES",
     "MathSpan",

@@ -174,6 +174,10 @@ class Summary(Base):
     paper_id: Mapped[int] = mapped_column(ForeignKey("papers.id"), index=True)
     author_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     body: Mapped[str] = mapped_column(Text)
+    # The body as Telegram HTML, rendered when the body is written (readers far outnumber
+    # writers); `html_version` is the renderer's version then. Stale or None: render on read.
+    html: Mapped[str | None] = mapped_column(Text)
+    html_version: Mapped[int | None] = mapped_column(SmallInteger)
     status: Mapped[SummaryStatus] = mapped_column(_enum(SummaryStatus))
     reject_reason: Mapped[str | None] = mapped_column(Text)
     score: Mapped[int] = mapped_column(default=0)

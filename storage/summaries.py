@@ -6,6 +6,7 @@ unit of work commits. Refusals are `storage.errors` with messages fit for a user
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple, get_args
@@ -13,15 +14,19 @@ from typing import Literal, NamedTuple, get_args
 from sqlalchemy import (
     ColumnElement,
     Integer,
+    Row,
     Select,
     bindparam,
     func,
+    or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, contains_eager, joinedload
 
+from markup import TELEGRAM_HTML_VERSION, to_telegram_html
+from storage.db import Database
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from storage.models import (
     Paper,
@@ -117,17 +122,66 @@ async def submit_summary(
             SummaryRevision(summary_id=existing.id, body=existing.body, edited_by=author.id)
         )
         summary = existing
-        summary.body, summary.reject_reason, summary.approved_at = text, None, None
+        summary.reject_reason, summary.approved_at = None, None
         summary.created_at = now
     else:
-        summary = Summary(paper_id=paper_id, author_id=author.id, body=text, score=0)
+        summary = Summary(paper_id=paper_id, author_id=author.id, score=0)
         session.add(summary)
+    set_body(summary, text)
     summary.updated_at = now
     summary.status = SummaryStatus.PENDING
     await session.flush()
     if not moderated or is_moderator(author):
         await _approve(session, summary, author, channels)
     return summary
+
+
+def set_body(summary: Summary, text: str) -> None:
+    """The one way a summary's text changes: its Telegram HTML is rendered with it."""
+    summary.body = text
+    summary.html, summary.html_version = to_telegram_html(text), TELEGRAM_HTML_VERSION
+
+
+_STALE = (
+    select(Summary.id, Summary.body)
+    .where(
+        or_(Summary.html_version.is_(None), Summary.html_version != TELEGRAM_HTML_VERSION),
+        Summary.status != SummaryStatus.DELETED,
+        Summary.id > bindparam("after", type_=Integer),
+    )
+    .order_by(Summary.id)
+    .limit(bindparam("batch", type_=Integer))
+)
+
+
+_RENDERED = (
+    update(Summary)
+    .where(Summary.id == bindparam("summary_id"), Summary.body == bindparam("rendered_body"))
+    .values(html=bindparam("html"), html_version=TELEGRAM_HTML_VERSION)
+)
+
+
+async def render_stale(db: Database, *, batch: int = 100) -> int:
+    """Render every summary stored without current Telegram HTML; how many were rendered.
+
+    For rows written before renders were stored, or by an older renderer. Renders happen
+    outside any transaction (a writer never waits for them), and a row edited meanwhile is
+    left to its own new render. Safe in several processes at once.
+    """
+    done = after = 0
+    while True:
+        async with db.sessions() as session:
+            rows = (await session.execute(_STALE, {"batch": batch, "after": after})).all()
+        if not rows:
+            return done
+        params = await asyncio.to_thread(_rendered, rows)  # the event loop keeps serving
+        async with db.engine.begin() as conn:  # Core executemany: one statement, many rows
+            await conn.execute(_RENDERED, params)
+        done, after = done + len(rows), rows[-1][0]
+
+
+def _rendered(rows: Sequence[Row[tuple[int, str]]]) -> list[dict[str, object]]:
+    return [{"summary_id": i, "rendered_body": b, "html": to_telegram_html(b)} for i, b in rows]
 
 
 async def edit_summary(session: AsyncSession, actor: User, summary_id: int, body: str) -> Summary:
@@ -138,7 +192,7 @@ async def edit_summary(session: AsyncSession, actor: User, summary_id: int, body
     if text == summary.body:
         return summary
     session.add(SummaryRevision(summary_id=summary.id, body=summary.body, edited_by=actor.id))
-    summary.body = text
+    set_body(summary, text)
     summary.updated_at = utcnow()
     if summary.status is SummaryStatus.REJECTED:
         summary.status, summary.reject_reason = SummaryStatus.PENDING, None

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import update
 
-from markup import restore_blocks
+from markup import TELEGRAM_HTML_VERSION, restore_blocks
 from storage.catalog.service import Catalog
 from storage.db import Database
+from storage.models import Summary
 from storage.summaries import submit_summary
 from storage.users import ensure_user
 from tests.bot.harness import Chat, running_bot
@@ -89,6 +91,27 @@ async def test_paper_with_summaries_best_first_and_paging(
     paper_id = (view.buttons[-1][0].callback_data or "").split(":")[1]
     answer, _ = await chat.press_data(ada, view, f"pg:{paper_id}:9", forge=True)
     assert answer == "There are no more summaries of this paper."
+
+
+async def test_the_stored_render_is_shown_only_when_the_renderer_made_it(
+    chat: Chat, db: Database, catalog: Catalog
+) -> None:
+    body = restore_blocks(seed_paper("Deep Residual").summary)
+    summary_id = await _publish(db, catalog, "1512.03385", 100, body)
+    ada = chat.emu.add_user("Ada", "ada")
+    for version, shown in (
+        (TELEGRAM_HTML_VERSION - 1, "Evaluation"),
+        (TELEGRAM_HTML_VERSION, "kept"),
+    ):
+        async with db.transaction() as session:
+            await session.execute(
+                update(Summary)
+                .where(Summary.id == summary_id)
+                .values(html="<b>kept</b>", html_version=version)
+            )
+        [view] = await chat.say(ada, "/paper 1512.03385")
+        assert shown in (view.text or "")
+    assert "Evaluation" not in (view.text or ""), "a current render is used as stored"
 
 
 async def test_a_summary_too_long_to_share_the_card_is_cut_with_a_way_to_read_it_all(

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from markup import TELEGRAM_HTML_VERSION, to_telegram_html
 from storage.catalog.arxiv_source import PaperData
 from storage.catalog.service import Catalog
 from storage.catalog.store import store_paper
 from storage.db import Database
 from storage.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from storage.models import Publication, PublicationState, SummaryRevision, SummaryStatus, User
+from storage.models import (
+    Publication,
+    PublicationState,
+    Summary,
+    SummaryRevision,
+    SummaryStatus,
+    User,
+)
 from storage.summaries import (
     AlreadySummarized,
     approve_summary,
@@ -21,6 +29,7 @@ from storage.summaries import (
     pending_summaries,
     read_page,
     reject_summary,
+    render_stale,
     submit_summary,
     user_summaries,
     vote,
@@ -71,6 +80,8 @@ async def test_seed_summaries_round_trip_byte_for_byte(db: Database, catalog: Ca
             assert stored.paper.arxiv_id == seed.arxiv_id
             assert stored.paper.title == seed.title
             assert stored.status is SummaryStatus.APPROVED
+            assert stored.html == to_telegram_html(seed.summary), "rendered when written"
+            assert stored.html_version == TELEGRAM_HTML_VERSION
     zhang = seed_paper("Understanding deep learning").summary
     assert "$\\Rightarrow$" in zhang and "$p_c \\in [0, 1]$" in zhang
 
@@ -251,3 +262,48 @@ async def test_banned_users_cannot_submit_or_vote(db: Database, catalog: Catalog
         banned = await set_banned(session, users["mod"], users["bob"].id, True)
         with pytest.raises(PermissionDenied, match="banned"):
             await submit_summary(session, banned, paper_id, "x" * 300, moderated=False, channels=())
+
+
+async def test_summaries_without_a_current_render_are_rendered_once(
+    db: Database, catalog: Catalog
+) -> None:
+    """Rows from before renders were stored, or from an older renderer, get today's HTML."""
+    users = await _users(db)
+    seeds = seed_papers()[:3]
+    ids = []
+    paper_id = await _paper_id(catalog, "1512.03385")
+    for seed, name in zip(seeds, ("alice", "bob", "carol"), strict=True):
+        async with db.transaction() as session:
+            summary = await submit_summary(
+                session, users[name], paper_id, seed.summary, moderated=False, channels=CHANNELS
+            )
+            ids.append(summary.id)
+    async with db.transaction() as session:
+        await session.execute(
+            update(Summary).where(Summary.id == ids[0]).values(html=None, html_version=None)
+        )
+        await session.execute(
+            update(Summary)
+            .where(Summary.id == ids[1])
+            .values(html="<b>old</b>", html_version=TELEGRAM_HTML_VERSION - 1)
+        )
+    assert await render_stale(db, batch=1) == 2, "the current one is left alone"
+    assert await render_stale(db) == 0
+    async with db.sessions() as session:
+        rows = (await session.execute(select(Summary).where(Summary.id.in_(ids)))).scalars()
+        for summary in rows:
+            assert summary.html == to_telegram_html(summary.body)
+            assert summary.html_version == TELEGRAM_HTML_VERSION
+
+
+async def test_an_edit_renders_the_new_text(db: Database, catalog: Catalog) -> None:
+    users = await _users(db)
+    paper_id = await _paper_id(catalog, "1512.03385")
+    first, second = (seed.summary for seed in seed_papers()[:2])
+    async with db.transaction() as session:
+        summary = await submit_summary(
+            session, users["alice"], paper_id, first, moderated=False, channels=CHANNELS
+        )
+    async with db.transaction() as session:
+        edited = await edit_summary(session, users["alice"], summary.id, second + " $\\alpha$")
+    assert edited.html == to_telegram_html(second + " $\\alpha$") and "α" in edited.html
