@@ -8,6 +8,10 @@ updates, until every one is handled, best of `--rounds` alternating rounds. Late
 offered at `--rate` per second for `--seconds`, from the moment getUpdates serves an update to
 the first reply the emulator receives (a message to that chat, or the callback answer).
 
+Each bot runs in its own process, as it would in production, and the emulator (Telegram's
+side: validating and storing what the bot sends) and the simulated users run in this one, so
+the emulator's work is not charged to the bot; both bots are measured the same way.
+
 Both bots process up to 64 updates at once; neither uses AIORateLimiter (it would cap both at
 Telegram's 30 messages/s, which is Telegram's limit, not our speed); ShortSci's per-user
 anti-spam limits are raised so that simulated users are never throttled (their cost remains).
@@ -117,6 +121,7 @@ class Tracker:
     by_query: dict[str, Sent] = field(default_factory=dict)
     by_chat: defaultdict[int, deque[Sent]] = field(default_factory=lambda: defaultdict(deque))
     all: list[Sent] = field(default_factory=list)
+    last_event: float = 0.0
 
     def add(self, sent: Sent) -> None:
         """Start waiting for this update's reply."""
@@ -128,7 +133,7 @@ class Tracker:
 
     def on_event(self, event: Event) -> None:
         """An emulator event: maybe the first reply to a waiting update."""
-        now = time.perf_counter()
+        now = self.last_event = time.perf_counter()
         if event.kind == "callback_answer":
             sent = self.by_query.pop(event.subject.query_id, None)
             if sent is not None:
@@ -203,32 +208,41 @@ def offer(
     tracker.add(Sent(update_id, person.user.id, query_id))
 
 
-def idle(app: Application[Any, Any, Any, Any, Any, Any], emu: TimedEmulator) -> bool:
-    """Every update fetched, confirmed and handled."""
-    return (
-        not emu.world.updates
-        and app.update_queue.empty()
-        and app.update_processor.current_concurrent_updates == 0
-    )
+def waiting(system: Running, tracker: Tracker) -> int:
+    """Updates not yet fetched, or fetched and still without their first reply."""
+    unreplied = sum(1 for sent in tracker.all if sent.replied is None)
+    return max(len(system.emu.world.updates), unreplied)
 
 
-async def settle(app: Application[Any, Any, Any, Any, Any, Any], emu: TimedEmulator) -> None:
-    """Wait until idle (three checks in a row, a few ms apart)."""
-    quiet = 0
-    while quiet < 3:
-        await asyncio.sleep(0.002)
-        quiet = quiet + 1 if idle(app, emu) else 0
+async def settle(system: Running, tracker: Tracker, *, patience: float = 10.0) -> None:
+    """Wait until every update has its reply and the bot has gone quiet (its last edits too).
+
+    An update that never gets a reply (refused by the emulator, say) ends the wait after
+    `patience` seconds without progress, and is reported.
+    """
+    loop = asyncio.get_running_loop()
+    progress, left = loop.time(), waiting(system, tracker)
+    while left or time.perf_counter() - tracker.last_event < 0.05:
+        await asyncio.sleep(0.005)
+        now_left = waiting(system, tracker)
+        if now_left < left:
+            progress, left = loop.time(), now_left
+        elif left and loop.time() - progress > patience:
+            print(f"{system.label}: {left} updates got no reply", file=sys.stderr)
+            return
 
 
 async def burst(system: Running, n: int, seed: int) -> float:
-    """Updates per second for `n` updates offered at once."""
+    """Updates per second for `n` updates offered at once (until the bot's last reply)."""
     rng = random.Random(seed)
     tracker = Tracker(system.emu)
-    watch = Stopwatch()
+    system.emu.add_listener(tracker.on_event)
+    started = time.perf_counter()
     for _ in range(n):
         offer(system.emu, tracker, rng, rng.choice(system.people), system.world)
-    await settle(system.app, system.emu)
-    return n / watch.seconds
+    await settle(system, tracker)
+    system.emu._listeners.remove(tracker.on_event)
+    return n / (tracker.last_event - started)
 
 
 async def paced(system: Running, rate: float, seconds: float, seed: int) -> list[float]:
@@ -244,22 +258,18 @@ async def paced(system: Running, rate: float, seconds: float, seed: int) -> list
         if delay > 0:
             await asyncio.sleep(delay)
         offer(system.emu, tracker, rng, rng.choice(system.people), system.world)
-    await settle(system.app, system.emu)
-    await asyncio.sleep(0.05)
+    await settle(system, tracker)
     system.emu._listeners.remove(tracker.on_event)
-    missing = sum(1 for s in tracker.all if s.replied is None)
-    if missing:
-        print(f"{system.label}: {missing} of {total} updates got no reply", file=sys.stderr)
     return tracker.latencies_ms()
 
 
 @dataclass
 class Running:
-    """A bot polling its own emulator, with its users."""
+    """A bot in its own process, polling its own emulator (in this process), with its users."""
 
     label: str
     emu: TimedEmulator
-    app: Application[Any, Any, Any, Any, Any, Any]
+    bot: asyncio.subprocess.Process
     people: list[Person]
     world: World
 
@@ -275,6 +285,104 @@ async def echo_press(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     """The echo bot: acknowledge a button."""
     if update.callback_query is not None:
         await update.callback_query.answer("ok")
+
+
+def echo_application(api: str, file_api: str) -> Application[Any, Any, Any, Any, Any, Any]:
+    """A bare python-telegram-bot echo bot (the same concurrency as ours)."""
+    app = (
+        ApplicationBuilder()
+        .token(TOKEN)
+        .base_url(api)
+        .base_file_url(file_api)
+        .concurrent_updates(64)
+        .build()
+    )
+    app.add_handler(MessageHandler(filters.ALL, echo))
+    app.add_handler(CallbackQueryHandler(echo_press))
+    return app
+
+
+async def serve(kind: str, api: str, file_api: str, url: str | None) -> int:
+    """The bot-under-test process: poll until the bench closes our stdin."""
+    db = Database(url) if url else None
+    if kind == "shortsci":
+        assert db is not None and url is not None
+        settings = Settings(database_url=url, admins=frozenset({900}), telegram_token=TOKEN)
+        arxiv = ArxivSource("http://127.0.0.1:9/api/query", timeout=0.5, delay_seconds=0)
+        services = Services(
+            settings=settings, db=db, catalog=Catalog(db, arxiv), limiter=RateLimiter(NO_LIMITS)
+        )
+        app = build_application(
+            services, TOKEN, base_url=api, base_file_url=file_api, rate_limit=False
+        )
+    else:
+        app = echo_application(api, file_api)
+    await app.initialize()
+    await start_polling(app, poll_timeout=1)
+    print("polling", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
+    await stop(app)
+    await app.shutdown()
+    if db is not None:
+        await db.dispose()
+    return 0
+
+
+async def spawn(kind: str, emu: TimedEmulator, url: str | None) -> asyncio.subprocess.Process:
+    """Start the bot under test in its own process; returns once it is polling `emu`."""
+    command = [sys.executable, __file__, "--serve", kind, "--api", emu.base_url]
+    command += ["--file-api", emu.base_file_url] + (["--db", url] if url else [])
+    bot = await asyncio.create_subprocess_exec(
+        *command, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+    )
+    assert bot.stdout is not None
+    line = await asyncio.wait_for(bot.stdout.readline(), timeout=60)
+    if line.strip() != b"polling":
+        raise RuntimeError(f"the {kind} bot did not start (exit {await bot.wait()})")
+    return bot
+
+
+async def open_people(
+    emu: TimedEmulator, bot: asyncio.subprocess.Process, world: World, label: str
+) -> Running:
+    """200 users, each with a paper's summaries on screen (vote buttons) and a draft open."""
+    system = Running(label, emu, bot, [], world)
+    tracker = Tracker(emu)
+    emu.add_listener(tracker.on_event)
+    rng = random.Random(5)
+    for i in range(USERS):
+        user = emu.add_user(f"Reader{i}", f"reader{i}")
+        paper_id, arxiv_id = world.popular[i % len(world.popular)]
+        system.people.append(Person(user, paper_id=paper_id))
+        for command in (f"/paper {arxiv_id}", f"/submit {rng.choice(world.plain)}"):
+            emu.send_text(user, command)
+            tracker.add(Sent(emu.world.updates[-1].update_id, user.id, None))
+    await settle(system, tracker)
+    emu._listeners.remove(tracker.on_event)
+    for person in system.people:
+        person.votes = [
+            m for m in emu.messages(person.user) if m.callback_data and "v:" in m.callback_data[0]
+        ]
+        if not person.votes:  # the echo bot shows no summaries: press on its echo
+            person.votes = emu.messages(person.user)[:1]
+    return system
+
+
+async def start(label: str, kind: str, world: World, url: str | None = None) -> Running:
+    """An emulator here, the bot polling it from its own process, and the users set up."""
+    emu = TimedEmulator(token=TOKEN, bot_username=f"{kind}_bench_bot")
+    await emu.start()
+    return await open_people(emu, await spawn(kind, emu, url), world, label)
+
+
+async def shut(system: Running) -> int:
+    """Stop a bot and its emulator; returns how many calls Telegram would have refused."""
+    assert system.bot.stdin is not None
+    system.bot.stdin.close()
+    await asyncio.wait_for(system.bot.wait(), timeout=60)
+    errors = len(system.emu.errors)
+    await system.emu.stop()
+    return errors
 
 
 async def prepare_database(url: str, pg: bool) -> World:
@@ -322,94 +430,13 @@ async def prepare_database(url: str, pg: bool) -> World:
         await db.dispose()
 
 
-async def open_people(
-    emu: TimedEmulator, app: Application[Any, Any, Any, Any, Any, Any], world: World
-) -> list[Person]:
-    """200 users, each with a paper's summaries on screen (vote buttons) and a draft open."""
-    people = []
-    rng = random.Random(5)
-    for i in range(USERS):
-        user = emu.add_user(f"Reader{i}", f"reader{i}")
-        paper_id, arxiv_id = world.popular[i % len(world.popular)]
-        person = Person(user, paper_id=paper_id)
-        emu.send_text(user, f"/paper {arxiv_id}")
-        plain = rng.choice(world.plain)
-        emu.send_text(user, f"/submit {plain}")
-        people.append(person)
-    await settle(app, emu)
-    for person in people:
-        person.votes = [
-            m for m in emu.messages(person.user) if m.callback_data and "v:" in m.callback_data[0]
-        ]
-        if not person.votes:  # the echo bot shows no summaries: press on its echo
-            person.votes = [m for m in emu.messages(person.user)][:1]
-    return people
-
-
-async def start_real(url: str, world: World) -> tuple[Running, Database]:
-    """The real ShortSci bot over `url`."""
-    db = Database(url)
-    settings = Settings(database_url=url, admins=frozenset({900}), telegram_token=TOKEN)
-    arxiv = ArxivSource("http://127.0.0.1:9/api/query", timeout=0.5, delay_seconds=0)
-    services = Services(
-        settings=settings, db=db, catalog=Catalog(db, arxiv), limiter=RateLimiter(NO_LIMITS)
-    )
-    emu = TimedEmulator(token=TOKEN, bot_username="shortsci_bench_bot")
-    await emu.start()
-    app = build_application(
-        services, TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url, rate_limit=False
-    )
-    await app.initialize()
-    await start_polling(app, poll_timeout=1)
-    people = await open_people(emu, app, world)
-    return Running("ShortSci", emu, app, people, world), db
-
-
-async def start_echo(world: World) -> Running:
-    """A bare python-telegram-bot echo bot (same concurrency as ours)."""
-    emu = TimedEmulator(token=TOKEN, bot_username="echo_bench_bot")
-    await emu.start()
-    app = (
-        ApplicationBuilder()
-        .token(TOKEN)
-        .base_url(emu.base_url)
-        .base_file_url(emu.base_file_url)
-        .concurrent_updates(64)
-        .build()
-    )
-    app.add_handler(MessageHandler(filters.ALL, echo))
-    app.add_handler(CallbackQueryHandler(echo_press))
-    await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_polling(poll_interval=0.0, timeout=1)
-    people = []
-    for i in range(USERS):
-        user = emu.add_user(f"Reader{i}", f"reader{i}")
-        emu.send_text(user, "hello")
-        people.append(Person(user, paper_id=world.popular[i % len(world.popular)][0]))
-    await settle(app, emu)
-    for person in people:
-        person.votes = emu.messages(person.user)[:1]
-    return Running("echo", emu, app, people, world)
-
-
-async def shut(system: Running) -> int:
-    """Stop a bot and its emulator; returns how many calls Telegram would have refused."""
-    await stop(system.app)
-    await system.app.shutdown()
-    errors = len(system.emu.errors)
-    await system.emu.stop()
-    return errors
-
-
 async def measure_backend(
     label: str, url: str, pg: bool, args: argparse.Namespace
 ) -> list[list[object]]:
     """Throughput and latency of both bots on one database."""
     world = await prepare_database(url, pg)
-    real, db = await start_real(url, world)
-    plain = await start_echo(world)
+    real = await start("ShortSci", "shortsci", world, url)
+    plain = await start("echo", "echo", world)
     try:
         ours: list[float] = []
         theirs: list[float] = []
@@ -422,7 +449,6 @@ async def measure_backend(
         our_lat = await paced(real, args.rate, args.seconds, seed=7)
     finally:
         refused = await shut(real) + await shut(plain)
-        await db.dispose()
     best_ours, best_echo = max(ours), max(theirs)
     ratio = best_ours / best_echo
     p99, p99_echo = percentile(our_lat, 99), percentile(echo_lat, 99)
@@ -519,7 +545,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="latency phase length")
     parser.add_argument("--low-rate", type=float, default=25.0, help="a second, lighter load")
     parser.add_argument("--postgres", help="a PostgreSQL URL the bench may wipe")
+    parser.add_argument("--serve", choices=("shortsci", "echo"), help=argparse.SUPPRESS)
+    parser.add_argument("--api", help=argparse.SUPPRESS)
+    parser.add_argument("--file-api", help=argparse.SUPPRESS)
+    parser.add_argument("--db", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve:  # the bot under test, started by the bench itself
+        return asyncio.run(serve(args.serve, args.api, args.file_api, args.db))
     return asyncio.run(measure(args))
 
 
