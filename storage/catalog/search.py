@@ -6,8 +6,9 @@ milliseconds over a million titles, whatever the page size. Instead a search ask
 its first matches in id order, which ends the scan as soon as enough are found, and ranks
 those itself:
 
-1. titles holding the words as a phrase (the first `PHRASE_POOL`), those holding the words
-   exactly as typed first, then the shortest (the nearest to the words alone);
+1. papers holding the words as a phrase (the first `PHRASE_POOL`: titles, or an author's
+   full name), those whose title holds the words exactly as typed first, then the shortest
+   (the nearest to the words alone); one word is looked for in titles only;
 2. if fewer than asked for, the other papers holding all the words but the stop words
    (the first `WORDS_POOL`): titles holding the typed phrase, then titles holding every
    word, then those that hold some only among the authors, shortest first;
@@ -15,8 +16,12 @@ those itself:
    gener"), so a word being typed still finds something.
 
 Matches beyond a pool follow in id order, so every page of a search continues the one
-before. Reading the last word as a prefix only when nothing holds it whole keeps a finished
-query from paying for a prefix expansion ("for*" is every "for", "forecasting", "formal"...).
+before. A page costs one statement, or two when the phrase's matches do not fill it (each
+loads its papers). The tail is a rare phrase of common words: FTS5 finds it by walking
+its words' whole index entries (several milliseconds over a million titles).
+
+Reading the last word as a prefix only when nothing holds it whole keeps a finished query
+from paying for a prefix expansion ("for*" is every "for", "forecasting", "formal"...).
 """
 
 from __future__ import annotations
@@ -25,12 +30,13 @@ import re
 import string
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
     Select,
+    Subquery,
     bindparam,
     exists,
     func,
@@ -70,28 +76,16 @@ _FIRST = (
     "SELECT rowid AS id FROM papers_fts WHERE papers_fts MATCH :q{summarized}"
     " ORDER BY rowid LIMIT :n"
 )
-_MATCHES = (
-    "SELECT papers.id, papers.title, papers.authors FROM papers"
-    " JOIN ({first}) AS hits ON papers.id = hits.id ORDER BY papers.id"
-)
-_MATCHES_ALL = text(_MATCHES.format(first=_FIRST.format(summarized="")))
-_MATCHES_SUMMARIZED = text(_MATCHES.format(first=_FIRST.format(summarized=_SUMMARIZED)))
 
 
 @dataclass(frozen=True)
 class _Plan:
     """One reading of the searched words, as FTS5 queries and what ranking needs."""
 
-    phrase: str  # FTS5: the words as a phrase in the title
+    phrase: str  # FTS5: the words as a phrase (one word: in the title)
     words: str  # FTS5: every word but the stop words, in the title or among the authors
     typed: str  # the words run together, lower-cased
     content: tuple[str, ...]  # the words but the stop words, lower-cased
-
-
-class _Match(NamedTuple):
-    id: int
-    title: str
-    authors: Any  # the JSON list as stored or as loaded: only searched for words
 
 
 def _quote(term: str) -> str:
@@ -107,7 +101,10 @@ def _plans(words: str) -> list[_Plan]:
         dict.fromkeys(terms)
     )
     typed = "".join(terms)
-    phrase = "{title}: " + _quote(" ".join(terms))
+    # No column filter on a phrase of several words: FTS5 would copy the title's positions
+    # out of every entry it walks, 5-15 % of a rare phrase's scan; such a phrase is in a
+    # title or is an author's full name anyway.
+    phrase = ("{title}: " if len(terms) == 1 else "") + _quote(" ".join(terms))
     whole = _Plan(phrase, " ".join(map(_quote, content)), typed, content)
     last = terms[-1]
     if len(last) < MIN_PREFIX:
@@ -120,30 +117,40 @@ def _squashed(title: str) -> str:
     return title.translate(_SQUASH)
 
 
-def _phrase_fit(plan: _Plan) -> Callable[[_Match], tuple[bool, int, int]]:
+def _phrase_fit(plan: _Plan) -> Callable[[Paper], tuple[bool, int, int]]:
     """Ranks a phrase match: the words as typed ("networks", not "network"), then short."""
 
-    def key(match: _Match) -> tuple[bool, int, int]:
-        return plan.typed not in _squashed(match.title), len(match.title), match.id
+    def key(paper: Paper) -> tuple[bool, int, int]:
+        return plan.typed not in _squashed(paper.title), len(paper.title), paper.id
 
     return key
 
 
-def _title_fit(plan: _Plan) -> Callable[[_Match], tuple[bool, bool, int, int]]:
+def _title_fit(plan: _Plan) -> Callable[[Paper], tuple[bool, bool, int, int]]:
     """Ranks a match: the words as typed in its title, all of them there, then short."""
 
-    def key(match: _Match) -> tuple[bool, bool, int, int]:
-        title = _squashed(match.title)
-        authors = str(match.authors).lower()
+    def key(paper: Paper) -> tuple[bool, bool, int, int]:
+        title = _squashed(paper.title)
+        authors = str(paper.authors).lower()
         by_author = any(t in authors and t not in title for t in plan.content)
-        return plan.typed not in title, by_author, len(match.title), match.id
+        return plan.typed not in title, by_author, len(paper.title), paper.id
 
     return key
+
+
+def _hits(summarized: str) -> Subquery:
+    return text(_FIRST.format(summarized=summarized)).columns(id=Integer).subquery("hits")
+
+
+def _first_papers(summarized: str) -> Select[tuple[Paper]]:
+    """The first :n matches of :q, in id order, loaded."""
+    hits = _hits(summarized)
+    return select(Paper).join(hits, Paper.id == hits.c.id).order_by(Paper.id)
 
 
 def _phrase_papers(summarized: str) -> Select[tuple[Paper]]:
     """The best :want of the first :n phrase matches (:q), ranked as `_phrase_fit`, loaded."""
-    hits = text(_FIRST.format(summarized=summarized)).columns(id=Integer).subquery("hits")
+    hits = _hits(summarized)
     squashed = func.lower(Paper.title)
     for mark in _PUNCTUATION:
         squashed = func.replace(squashed, mark, "")
@@ -155,66 +162,46 @@ def _phrase_papers(summarized: str) -> Select[tuple[Paper]]:
     )
 
 
-_PHRASE_ALL = _phrase_papers("")
-_PHRASE_SUMMARIZED = _phrase_papers(_SUMMARIZED)
+# Statements built once: [all papers, only summarized ones].
+_FIRST_PAPERS = (_first_papers(""), _first_papers(_SUMMARIZED))
+_PHRASE_PAPERS = (_phrase_papers(""), _phrase_papers(_SUMMARIZED))
 
 
-async def _matches(session: AsyncSession, query: str, n: int, summarized: bool) -> list[_Match]:
+async def _first(session: AsyncSession, query: str, n: int, summarized: bool) -> list[Paper]:
     """The first `n` matches of an FTS5 query, in id order."""
-    stmt = _MATCHES_SUMMARIZED if summarized else _MATCHES_ALL
-    return [_Match(*row) for row in await session.execute(stmt, {"q": query, "n": n})]
+    return list(await session.scalars(_FIRST_PAPERS[summarized], {"q": query, "n": n}))
 
 
-async def _ranked(
-    session: AsyncSession,
-    plan: _Plan,
-    want: int,
-    summarized: bool,
-    phrased: list[_Match] | None,
-) -> list[int]:
-    """The ids of the first `want` matches of `plan`, best first; none if nothing matches.
+async def _ranked(session: AsyncSession, plan: _Plan, want: int, summarized: bool) -> list[Paper]:
+    """The first `want` matches of `plan`, best first; none if nothing matches.
 
-    `phrased`: the phrase's matches if already read (then all of them, fewer than `want`).
+    Two statements at most: the phrase's matches, then, if fewer than `want`, those of all
+    the words, each loaded with its papers.
     """
-    if phrased is None:
-        phrased = await _matches(session, plan.phrase, max(PHRASE_POOL, want), summarized)
-    ranked = sorted(phrased[:PHRASE_POOL], key=_phrase_fit(plan)) + phrased[PHRASE_POOL:]
+    if want <= PHRASE_POOL:  # the usual page: ranked by SQLite, so the page is all it loads
+        params = {"q": plan.phrase, "n": PHRASE_POOL, "typed": plan.typed, "want": want}
+        phrased = list(await session.scalars(_PHRASE_PAPERS[summarized], params))
+        ranked = phrased
+    else:
+        phrased = await _first(session, plan.phrase, want, summarized)
+        ranked = sorted(phrased[:PHRASE_POOL], key=_phrase_fit(plan)) + phrased[PHRASE_POOL:]
     if len(ranked) >= want:
-        return [m.id for m in ranked[:want]]
-    seen = {m.id for m in phrased}  # all of them: fewer than asked for
-    found = await _matches(session, plan.words, max(WORDS_POOL, want + len(seen)), summarized)
-    pool = [m for m in found[:WORDS_POOL] if m.id not in seen]
-    rest = [m for m in found[WORDS_POOL:] if m.id not in seen]
-    ranked += sorted(pool, key=_title_fit(plan)) + rest
-    return [m.id for m in ranked[:want]]
+        return ranked[:want]
+    seen = {p.id for p in phrased}  # all of the phrase's matches: fewer than asked for
+    found = await _first(session, plan.words, max(WORDS_POOL, want + len(seen)), summarized)
+    pool = [p for p in found[:WORDS_POOL] if p.id not in seen]
+    rest = [p for p in found[WORDS_POOL:] if p.id not in seen]
+    return (ranked + sorted(pool, key=_title_fit(plan)) + rest)[:want]
 
 
 async def _search_fts5(
     session: AsyncSession, words: str, limit: int, offset: int, summarized: bool
 ) -> list[Paper]:
-    want = offset + limit
     for plan in _plans(words):
-        loaded: list[Paper] = []
-        phrased: list[_Match] | None = None
-        if want <= PHRASE_POOL:  # the usual page: its papers come with the phrase's matches
-            stmt = _PHRASE_SUMMARIZED if summarized else _PHRASE_ALL
-            params = {"q": plan.phrase, "n": PHRASE_POOL, "typed": plan.typed, "want": want}
-            loaded = list(await session.scalars(stmt, params))
-            if len(loaded) == want:
-                return loaded[offset:]
-            phrased = [_Match(p.id, p.title, p.authors) for p in loaded]
-        ids = await _ranked(session, plan, want, summarized, phrased)
-        if ids:
-            break
-    else:
-        return []
-    papers = {p.id: p for p in loaded}
-    page = ids[offset:]
-    missing = [i for i in page if i not in papers]
-    if missing:
-        stmt = select(Paper).where(Paper.id.in_(missing))
-        papers.update((p.id, p) for p in await session.scalars(stmt))
-    return [papers[i] for i in page if i in papers]
+        ranked = await _ranked(session, plan, offset + limit, summarized)
+        if ranked:
+            return ranked[offset:]
+    return []
 
 
 def _tsquery(words: str) -> str | None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
 import pytest
+from sqlalchemy import event
 
 from storage.catalog.arxiv_source import PaperData
 from storage.catalog.search import search_papers
@@ -49,6 +54,21 @@ async def _titles(
             session, words, limit=limit, offset=offset, with_summaries=with_summaries
         )
     return [p.title for p in found]
+
+
+@contextmanager
+def _statements(db: Database) -> Iterator[list[str]]:
+    """The SQL statements sent to the database meanwhile."""
+    sent: list[str] = []
+
+    def record(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
 
 
 async def test_the_words_together_in_a_title_come_first(db: Database) -> None:
@@ -128,3 +148,32 @@ async def test_only_summarized_papers_when_asked(db: Database) -> None:
     summarized = await _titles(db, "residual networks", with_summaries=True)
     assert summarized == ["Identity Mappings in Deep Residual Networks"]
     assert await _titles(db, "wide residual", with_summaries=True) == []
+
+
+async def test_a_full_name_finds_its_author(db: Database) -> None:
+    await _store(db, PAPERS)
+    assert await _titles(db, "Noam Shazeer") == ["Attention Is All You Need"]
+    assert await _titles(db, "kaiming he") == ["Identity Mappings in Deep Residual Networks"]
+
+
+async def test_a_page_costs_one_statement_or_two(db: Database) -> None:
+    """One when enough titles hold the phrase; two when other papers fill the page."""
+    papers = [
+        (f"1701.{n:05d}", f"Sparse Kernels for Problem {n}", ["Ada Lovelace"]) for n in range(1, 13)
+    ]
+    await _store(db, [*papers, *PAPERS])
+    with _statements(db) as sent:
+        found = await _titles(db, "sparse kernels")
+    assert len(found) == 10
+    assert len(sent) == 1
+    with _statements(db) as sent:
+        found = await _titles(db, "deep residual networks")
+    assert found == [
+        "Identity Mappings in Deep Residual Networks",  # the phrase
+        "Aggregated Residual Transformations for Deep Neural Networks",  # all the words
+    ]
+    assert len(sent) <= 2
+    with _statements(db) as sent:
+        found = await _titles(db, "sparse kernels", limit=5, offset=10)
+    assert found == ["Sparse Kernels for Problem 11", "Sparse Kernels for Problem 12"]
+    assert len(sent) <= 2
