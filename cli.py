@@ -10,21 +10,16 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.console import BOT_USERNAME as CONSOLE_BOT_USERNAME
-from bot.console import chat
-from bot.context import Services
-from bot.runner import serve_bot
 from config import ConfigError, Settings, configure_logging, load_settings
-from publisher.dispatcher import Dispatcher
-from publisher.service import build_dispatcher, build_scheduler, dry_run, telegram_bot
-from storage.catalog.arxiv_source import ArxivSource
-from storage.catalog.crossref_source import CrossrefSource
-from storage.catalog.service import Catalog
-from storage.channels import channel_reports, format_reports
 from storage.db import Database, DatabaseError
-from storage.importer import import_snapshot
+
+# The adapters (python-telegram-bot, tweepy, APScheduler, markup) are imported by the
+# commands that use them: `shortsci import` or `db upgrade` does not pay a second for them.
+if TYPE_CHECKING:
+    from bot.context import Services
+    from publisher.dispatcher import Dispatcher
 
 log = logging.getLogger("shortsci")
 
@@ -32,6 +27,11 @@ log = logging.getLogger("shortsci")
 @contextlib.asynccontextmanager
 async def services(settings: Settings) -> AsyncIterator[Services]:
     """Open the database (migrated), the arXiv and Crossref clients and the catalog."""
+    from bot.context import Services
+    from storage.catalog.arxiv_source import ArxivSource
+    from storage.catalog.crossref_source import CrossrefSource
+    from storage.catalog.service import Catalog
+
     db = Database(settings.database_url)
     arxiv = ArxivSource(
         settings.arxiv_api_url,
@@ -64,6 +64,8 @@ async def publishing(
     settings: Settings, db: Database, *, fallback_username: str | None = None
 ) -> AsyncIterator[Dispatcher]:
     """The dispatcher with its channels and Telegram client; all closed afterwards."""
+    from publisher.service import build_dispatcher, telegram_bot
+
     bot = telegram_bot(settings)
     username = fallback_username
     if bot is not None:
@@ -82,6 +84,8 @@ async def publishing(
 async def _serve_publisher(
     settings: Settings, db: Database, stopping: asyncio.Event, username: str | None = None
 ) -> None:
+    from publisher.service import build_scheduler
+
     async with publishing(settings, db, fallback_username=username) as dispatcher:
         scheduler = build_scheduler(dispatcher, settings)
         scheduler.start()
@@ -93,6 +97,10 @@ async def _serve_publisher(
 
 
 async def _run(settings: Settings) -> int:
+    from bot.console import BOT_USERNAME as CONSOLE_BOT_USERNAME
+    from bot.console import chat
+    from bot.runner import serve_bot
+
     stopping = asyncio.Event()
     async with services(settings) as svc:
         if settings.telegram_token is None:
@@ -123,6 +131,8 @@ async def _publisher(settings: Settings) -> int:
 
 
 async def _publish_once(settings: Settings, dry_run_only: bool) -> int:
+    from publisher.service import dry_run
+
     db = Database(settings.database_url)
     try:
         await db.upgrade()
@@ -150,6 +160,8 @@ async def _bot(settings: Settings) -> int:
             "SHORTSCI_TELEGRAM_TOKEN=123456:ABC-DEF); "
             "use `shortsci chat` to try the bot locally"
         )
+    from bot.runner import serve_bot
+
     async with services(settings) as svc:
         stopping = asyncio.Event()
         _stop_on_signals(stopping)
@@ -158,6 +170,8 @@ async def _bot(settings: Settings) -> int:
 
 
 async def _chat(settings: Settings) -> int:
+    from bot.console import chat
+
     async with services(settings) as svc:
         await chat(svc, connected=settings.telegram_token is not None)
     return 0
@@ -174,6 +188,8 @@ async def _db_upgrade(settings: Settings) -> int:
 
 
 async def _status(settings: Settings) -> int:
+    from storage.channels import channel_reports, format_reports
+
     db = Database(settings.database_url)
     try:
         await db.upgrade()
@@ -187,6 +203,8 @@ async def _status(settings: Settings) -> int:
 
 async def _import(settings: Settings, path: str, batch: int) -> int:
     """Import an arXiv metadata snapshot (JSON lines; `-` is stdin) with a progress line."""
+    from storage.importer import import_snapshot
+
     db = Database(settings.database_url)
     started = shown = time.monotonic()
 

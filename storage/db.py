@@ -7,6 +7,7 @@ start (`Database.upgrade`) and by ``shortsci db upgrade``.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import PoolResetState
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +46,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def json_text(value: Any) -> str:
+    """JSON columns' text, non-ASCII as is (``Jürgen``, not ``J\\u00fcrgen``): searchable."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _reset_if_open(dbapi_connection: Any, _record: Any, state: PoolResetState) -> None:
+    """The pool's rollback on return, only if a transaction is still open.
+
+    Usually the Session has just committed or rolled back; SQLite knows it has no transaction,
+    and asking it to roll back anyway costs a hop to aiosqlite's thread per session.
+    """
+    usable = state.asyncio_safe and not state.terminate_only
+    if usable and dbapi_connection.driver_connection.in_transaction:
+        dbapi_connection.rollback()
+
+
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url`, with SQLite's pragmas set on every connection."""
+    kwargs.setdefault("json_serializer", json_text)
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
@@ -55,8 +74,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             # connection holds its own page cache) and callers wait their turn for one.
             kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
             kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_reset_on_return", None)  # `_reset_if_open` instead
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "reset", _reset_if_open)
         return engine
     return create_async_engine(url, pool_pre_ping=True, **kwargs)
 

@@ -16,27 +16,25 @@ another stored paper already holds is stored without that DOI (counted in
 counted and skipped, never fatal. An import is one transaction per batch, so one that stops
 half-way (killed, crashed) leaves whole batches behind, and running it again adds the rest.
 
-Speed (see ``bench/README.md``): every per-paper step in Python runs in parser processes
+Speed (see ``bench/README.md``): every per-paper step runs in parser processes
 (`storage.parsers`), a few batches ahead: JSON parsing (orjson), the row, and on SQLite the
 values as its driver takes them (`storage.snapshot`: JSON and timestamp text, the bytes
 SQLAlchemy's Core insert would store, checked against this engine's bind processors before an
-import starts). A parser reads its byte range of the file itself and hands back one
-marshalled list of row tuples, so this process only checks which papers are new and passes
-the tuples to the driver's ``executemany``. On SQLite the FTS5 insert trigger, which would
-index row by row, is dropped inside the batch's transaction, the batch indexed with one
-``INSERT INTO papers_fts ... SELECT``, and the trigger re-created from its stored SQL
-(SQLite's DDL is transactional, so no other connection ever sees it missing). While it runs,
-the import's connection has a larger page cache and checkpoints the WAL every ~64 MiB instead
-of ~4 MiB. ``synchronous`` stays ``NORMAL``: a crash of the import loses only the batch in
-progress, a power cut at most the batches since the last checkpoint, and neither corrupts the
-database; running the import again adds what is missing. On PostgreSQL the rows go in through
-SQLAlchemy (``ON CONFLICT DO NOTHING``); the insert computes ``search_vector``.
+import starts). A parser reads its byte range of the file itself. On SQLite it also stores
+its batch, on its own connection (`storage.bulk_sqlite`), when this process lets it: one
+batch at a time, in input order, while the other parsers parse; so the rows never cross a
+pipe, and this process only keeps count and copies the WAL into the database file beside
+the writers (`storage.bulk_sqlite.Checkpointer`), not inside their commits, all of it before
+the import returns. ``synchronous`` stays ``NORMAL``: a crash of the import loses only the
+batch in progress, a power cut at most the batches since the last checkpoint, and neither
+corrupts the database; running the import again adds what is missing. On PostgreSQL the
+parsed rows come back to this process and go in through SQLAlchemy (``ON CONFLICT DO
+NOTHING``); the insert computes ``search_vector``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -44,19 +42,27 @@ from collections import deque
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack, aclosing, closing, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage.bulk_sqlite import (
+    Checkpointer,
+    Stored,
+    Target,
+    Writer,
+    drop_taken_dois,
+    new_rows,
+)
 from storage.models import Paper, utcnow
-from storage.parsers import ParserProcesses
+from storage.parsers import Loaded, ParserProcesses, load
 from storage.snapshot import (
     COLUMNS,
     MAX_ERRORS,
@@ -77,12 +83,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 5000
 MAX_ERRORS_KEPT = MAX_ERRORS  # per import, as per chunk
-_FTS_TRIGGER = "papers_fts_insert"
 _DOI = ROW.index("doi")
-# The import's own SQLite connection, while it runs: a page cache that holds the indexes'
-# hot pages and a batch (for the FTS pass), and a WAL checkpoint every ~64 MiB, not 4 MiB.
-_SQLITE_CACHE_KIB = 128 * 1024
-_SQLITE_CHECKPOINT_PAGES = 16_384
+# Batches between two drained checkpoints (so the WAL starts over): ~120 MiB of snapshot.
+_DRAIN_EVERY = 20
 
 
 @dataclass
@@ -151,11 +154,6 @@ def _lines_chunks(lines: Iterable[str | bytes], size: int) -> Generator[Chunk, N
 
 async def _known(conn: AsyncConnection, column: Any, values: list[str]) -> set[str]:
     """The `values` of `column` already stored."""
-    if not values:
-        return set()
-    if conn.dialect.name == "sqlite":  # one parameter, however many values
-        listed = func.json_each(json.dumps(values)).table_valued("value")
-        return set(await conn.scalars(select(column).where(column.in_(select(listed.c.value)))))
     found: set[str] = set()
     for start in range(0, len(values), 10_000):
         chunk = values[start : start + 10_000]
@@ -163,34 +161,14 @@ async def _known(conn: AsyncConnection, column: Any, values: list[str]) -> set[s
     return found
 
 
-async def _store(conn: AsyncConnection, rows: list[tuple[Any, ...]], report: ImportReport) -> None:
-    """Insert the new papers of one chunk (inside the caller's transaction)."""
-    unique: dict[str, tuple[Any, ...]] = {}
-    for row in rows:
-        unique.setdefault(row[0], row)
-    report.existing += len(rows) - len(unique)
-    stored = await _known(conn, Paper.arxiv_id, list(unique))
-    report.existing += len(stored)
-    fresh = (
-        list(unique.values())
-        if not stored
-        else [row for key, row in unique.items() if key not in stored]
-    )
-    if not fresh:
-        return
-    taken = await _known(conn, Paper.doi, [row[_DOI] for row in fresh if row[_DOI]])
-    for index, row in enumerate(fresh):
-        doi = row[_DOI]
-        if doi is None:
-            continue
-        if doi in taken:
-            fresh[index] = (*row[:_DOI], None, *row[_DOI + 1 :])
-            report.doi_conflicts += 1
-        else:
-            taken.add(doi)
-    if conn.dialect.name == "sqlite":
-        await _insert_sqlite(conn, fresh)
-    else:
+async def _store(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> Stored:
+    """Insert the new papers of one chunk, Python values in `ROW` order (PostgreSQL)."""
+    stored = Stored()
+    ids = list(dict.fromkeys(row[0] for row in rows))
+    fresh = new_rows(rows, await _known(conn, Paper.arxiv_id, ids), stored)
+    if fresh:
+        dois = [row[_DOI] for row in fresh if row[_DOI]]
+        drop_taken_dois(fresh, await _known(conn, Paper.doi, dois), stored)
         now = utcnow()
         dicts = [
             {**dict(zip(ROW, row, strict=True)), "fetched_at": now, "created_at": now}
@@ -198,46 +176,20 @@ async def _store(conn: AsyncConnection, rows: list[tuple[Any, ...]], report: Imp
         ]
         # DO NOTHING: a concurrent writer (the bot fetching a paper) may win the race.
         await conn.execute(pg_insert(Paper).on_conflict_do_nothing(), dicts)
-    report.inserted += len(fresh)
+    stored.inserted = len(fresh)
+    return stored
 
 
-async def _insert_sqlite(conn: AsyncConnection, rows: list[tuple[Any, ...]]) -> None:
-    """Rows of driver values in `COLUMNS` order, and their full-text entries."""
-    statement = str(insert(Paper).compile(dialect=conn.dialect, column_keys=list(COLUMNS)))
-    trigger = await conn.scalar(
-        text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = :name"),
-        {"name": _FTS_TRIGGER},
-    )
-    if trigger is None:  # no full-text index (an old schema): a plain insert
-        await conn.exec_driver_sql(statement, rows)
-        return
-    first = await conn.scalar(text("SELECT coalesce(max(id), 0) FROM papers"))
-    await conn.execute(text(f"DROP TRIGGER {_FTS_TRIGGER}"))
-    # The arxiv ids were checked inside this transaction, which holds SQLite's write lock,
-    # so the inserts cannot conflict, and the ids above `first` are this batch's.
-    await conn.exec_driver_sql(statement, rows)
-    await conn.execute(
-        text(
-            "INSERT INTO papers_fts(rowid, title, authors) "
-            "SELECT id, title, authors FROM papers WHERE id > :first"
-        ),
-        {"first": first},
-    )
-    await conn.execute(text(trigger))
-
-
-async def _sqlite_bulk_settings(conn: AsyncConnection, stack: AsyncExitStack) -> None:
-    """Give the import's connection its bulk settings, set back when `stack` closes."""
-    settings = {"cache_size": -_SQLITE_CACHE_KIB, "wal_autocheckpoint": _SQLITE_CHECKPOINT_PAGES}
-    before = {name: int(await conn.scalar(text(f"PRAGMA {name}")) or 0) for name in settings}
-
-    async def apply(values: dict[str, int]) -> None:
-        for name, value in values.items():
-            await conn.exec_driver_sql(f"PRAGMA {name} = {int(value)}")
-        await conn.commit()
-
-    await apply(settings)
-    stack.push_async_callback(apply, before)
+def _sqlite_target(db: Database) -> Target:
+    """The import's SQLite file and insert; `RuntimeError` if its values would differ."""
+    dialect = db.engine.dialect
+    if not _sqlite_values_match(dialect):
+        raise RuntimeError("this engine binds papers' values differently; import unsupported")
+    database = db.engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        raise RuntimeError("the import needs an SQLite database file")
+    statement = str(insert(Paper).compile(dialect=dialect, column_keys=list(COLUMNS)))
+    return Target(str(Path(database).expanduser().resolve()), statement)
 
 
 def default_workers() -> int:
@@ -259,10 +211,8 @@ def _chunks(lines: Iterable[str | bytes] | str | Path, batch: int) -> Iterator[I
         yield _lines_chunks(lines, batch)
 
 
-async def _parsed(
-    chunks: Iterator[Chunk], sqlite: bool, workers: int
-) -> AsyncGenerator[Parsed, None]:
-    """The chunks parsed, in order, a few ahead: in `workers` processes, else in a thread."""
+async def _parsed(chunks: Iterator[Chunk], workers: int) -> AsyncGenerator[Parsed, None]:
+    """The chunks parsed (Python values), in order, a few ahead: in processes, else a thread."""
     loop = asyncio.get_running_loop()
     ahead = list(islice(chunks, 2))
     processes: ParserProcesses | None = None
@@ -274,8 +224,8 @@ async def _parsed(
 
     def submit(chunk: Chunk) -> asyncio.Future[Parsed]:
         if processes is not None:
-            return processes.submit(chunk, sqlite)
-        return loop.run_in_executor(thread, parse_chunk, chunk, sqlite)
+            return processes.submit(chunk, False)
+        return loop.run_in_executor(thread, parse_chunk, chunk, False)
 
     depth = max(2, 2 * workers)
     pending = deque(submit(chunk) for chunk in chain(ahead, islice(chunks, depth - len(ahead))))
@@ -292,6 +242,87 @@ async def _parsed(
             await processes.close(kill=bool(pending))
         if thread is not None:
             thread.shutdown(wait=True, cancel_futures=True)
+
+
+async def _loaded(
+    chunks: Iterator[Chunk], target: Target, workers: int
+) -> AsyncGenerator[Loaded, None]:
+    """The chunks parsed and stored into SQLite, in order, each committed when it comes.
+
+    In `workers` processes, a few chunks ahead, each storing its own when let go (one at a
+    time); else parsed and stored one by one in a thread. A `Checkpointer` copies the WAL
+    into the database file meanwhile, and all of it at the end: the import is on disk when
+    it says it is done.
+    """
+    target = replace(target, checkpointed=True)
+    checkpoints = Checkpointer(target.path)
+    ahead = list(islice(chunks, 2))
+    if workers and len(ahead) > 1:  # a single chunk is parsed without starting processes
+        batches = _by_processes(chain(ahead, chunks), target, workers, checkpoints)
+    else:
+        batches = _by_thread(chain(ahead, chunks), target, checkpoints)
+    try:
+        async with aclosing(batches):
+            written = 0
+            async for loaded in batches:
+                yield loaded
+                written += 1
+                if written % _DRAIN_EVERY == 0:  # between two batches: the WAL starts over
+                    await checkpoints.drain()
+        await checkpoints.drain()
+    finally:
+        checkpoints.close()
+
+
+async def _by_thread(
+    chunks: Iterator[Chunk], target: Target, checkpoints: Checkpointer
+) -> AsyncGenerator[Loaded, None]:
+    """Each chunk parsed and stored in a thread of this process."""
+    loop = asyncio.get_running_loop()
+    writer = Writer(target)
+    with ThreadPoolExecutor(1, thread_name_prefix="snapshot") as thread:
+        try:
+            for chunk in chunks:
+                checkpoints.start()
+                yield await loop.run_in_executor(thread, load, writer, chunk)
+        finally:
+            await loop.run_in_executor(thread, writer.close)
+
+
+async def _by_processes(
+    chunks: Iterator[Chunk], target: Target, workers: int, checkpoints: Checkpointer
+) -> AsyncGenerator[Loaded, None]:
+    """The chunks sent to `workers` processes, a few ahead, each let store its own in turn."""
+    processes = await ParserProcesses.start(workers)
+    depth = max(2, 2 * workers)
+    pending = deque(processes.submit_load(chunk, target) for chunk in islice(chunks, depth))
+    try:
+        while pending:
+            index, future = pending[0]
+            processes.go(index)
+            checkpoints.start()  # what the batches before this one wrote, while it writes
+            loaded = await future
+            pending.popleft()
+            if (chunk := next(chunks, None)) is not None:
+                pending.append(processes.submit_load(chunk, target))
+            yield loaded
+    finally:
+        for _, waiting in pending:
+            waiting.cancel()
+        await processes.close(kill=bool(pending))
+
+
+async def _stored(
+    db: Database, chunks: Iterator[Chunk], workers: int
+) -> AsyncGenerator[Loaded, None]:
+    """The chunks parsed and stored through SQLAlchemy, in order, each committed when it comes."""
+    async with db.engine.connect() as conn, aclosing(_parsed(chunks, workers)) as parsed_chunks:
+        async for parsed in parsed_chunks:
+            stored = Stored()
+            if parsed.lines > parsed.malformed:
+                async with conn.begin():
+                    stored = await _store(conn, parsed.table())
+            yield parsed, stored
 
 
 async def import_snapshot(
@@ -321,30 +352,28 @@ async def import_snapshot(
     workers = default_workers() if workers is None else workers
     report = ImportReport()
     started = time.perf_counter()
-    sqlite = db.dialect == "sqlite"
-    if sqlite and not _sqlite_values_match(db.engine.dialect):
-        raise RuntimeError("this engine binds papers' values differently; import unsupported")
+    target = _sqlite_target(db) if db.dialect == "sqlite" else None
     numbered = 0  # lines before the chunk at hand (for "line N" in errors)
     async with AsyncExitStack() as stack:
         chunks = stack.enter_context(_chunks(lines, batch))
-        conn = await stack.enter_async_context(db.engine.connect())
-        if sqlite:
-            await _sqlite_bulk_settings(conn, stack)
-        parsed_chunks = await stack.enter_async_context(aclosing(_parsed(chunks, sqlite, workers)))
-        async for parsed in parsed_chunks:
+        batches = await stack.enter_async_context(
+            aclosing(
+                _loaded(chunks, target, workers)
+                if target is not None
+                else _stored(db, chunks, workers)
+            )
+        )
+        async for parsed, stored in batches:
+            if isinstance(stored, BaseException):
+                raise stored
             report.lines += parsed.lines
             report.malformed += parsed.malformed
             for offset, reason in parsed.errors[: MAX_ERRORS_KEPT - len(report.errors)]:
                 report.errors.append(f"line {numbered + offset}: {reason}")
             numbered += parsed.numbered
-            if parsed.lines > parsed.malformed:
-                rows = parsed.table()
-                async with conn.begin():
-                    if sqlite:
-                        # The write lock from the start: the checks, the id range and the
-                        # trigger swap are one transaction no other writer interleaves with.
-                        await conn.exec_driver_sql("BEGIN IMMEDIATE")
-                    await _store(conn, rows, report)
+            report.inserted += stored.inserted
+            report.existing += stored.existing
+            report.doi_conflicts += stored.doi_conflicts
             if progress is not None:
                 progress(report.lines)
     report.seconds = time.perf_counter() - started

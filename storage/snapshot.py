@@ -4,7 +4,7 @@ This runs in the import's parser processes (`storage.parsers`), or in a thread o
 importing process, so it is plain functions of picklable values. A chunk (a byte range of the
 file, or a list of lines) becomes a `Parsed`: the rows, and what was skipped. For SQLite the
 values are already what its driver is given by SQLAlchemy's Core insert for `Paper`: the
-list columns as ``json.dumps`` text, timestamps in SQLAlchemy's SQLite text format
+list columns as JSON text (non-ASCII as is), timestamps in SQLAlchemy's SQLite text format
 (`storage.importer` checks both against the engine's bind processors before it starts).
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from json.encoder import encode_basestring_ascii  # what json.dumps uses for a str
+from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses
 from pathlib import Path
 from typing import Any
 
@@ -97,8 +97,11 @@ class Parsed:
 
 
 def sqlite_json(items: list[str]) -> str:
-    """A list of strings as ``json.dumps`` writes it (what SQLAlchemy's JSON type binds)."""
-    return "[" + ", ".join(map(encode_basestring_ascii, items)) + "]"
+    """A list of strings as `storage.db.json_text` writes it (what our JSON columns bind).
+
+    Non-ASCII stays as is, so full-text search finds ``Jürgen`` (not ``J\\u00fcrgen``).
+    """
+    return "[" + ", ".join(map(encode_basestring, items)) + "]"
 
 
 def sqlite_timestamp(moment: datetime) -> str:
@@ -335,8 +338,10 @@ def _read(chunk: Chunk) -> list[str | bytes] | list[bytes]:
     return lines
 
 
-def parse_chunk(chunk: Chunk, sqlite: bool) -> Parsed:
+def parse_chunk(chunk: Chunk, sqlite: bool, *, packed: bool = True) -> Parsed:
     """Parse a chunk of lines; with `sqlite`, values come out as SQLite's driver takes them.
+
+    With `sqlite` and `packed`, the rows are marshalled (to cross a pipe); else a list.
 
     Runs in a worker process: it must stay a picklable, top-level function.
     """
@@ -345,7 +350,7 @@ def parse_chunk(chunk: Chunk, sqlite: bool) -> Parsed:
     parsed = Parsed(numbered=len(lines))
     rows = []
     for number, line in enumerate(lines, 1):
-        if not line.strip():
+        if not line or line.isspace():  # blank (not stripped: a copy of every line)
             continue
         parsed.lines += 1
         try:
@@ -355,5 +360,5 @@ def parse_chunk(chunk: Chunk, sqlite: bool) -> Parsed:
             if len(parsed.errors) < MAX_ERRORS:
                 reason = str(exc) if isinstance(exc, MalformedLine) else type(exc).__name__
                 parsed.errors.append((number, reason))
-    parsed.rows = marshal.dumps(rows) if sqlite else rows
+    parsed.rows = marshal.dumps(rows) if sqlite and packed else rows
     return parsed

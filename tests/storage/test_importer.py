@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
+import shutil
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import func, insert, select
+from sqlalchemy import Text, func, insert, select
 
 from storage.catalog.refs import parse_reference
 from storage.catalog.store import find_paper, search_papers
@@ -307,3 +310,105 @@ async def test_an_interrupted_import_keeps_whole_batches_and_resumes(
     assert (report.inserted, report.existing) == (300 - first, first)
     async with db.sessions() as session:
         assert len(await search_papers(session, "graph walks", limit=400)) == 300
+
+
+SCHMIDHUBER = json.dumps(
+    json.loads(RESNET)
+    | {
+        "id": "1404.7828",
+        "authors": "Jürgen Schmidhuber",
+        "title": "Deep Learning in Neural Networks: An Overview",
+        "authors_parsed": [["Schmidhuber", "Jürgen", ""]],
+    },
+    ensure_ascii=False,
+)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_non_ascii_authors_are_stored_as_text_and_found(db: Database, workers: int) -> None:
+    """An author such as Jürgen is stored as written, not escaped, so searching finds him."""
+    papers = [SCHMIDHUBER, *(RESNET.replace("1512.03385", f"1512.{n:05d}") for n in range(3))]
+    report = await import_snapshot(db, papers, batch=2, workers=workers)
+    assert report.inserted == 4
+    async with db.engine.connect() as conn:
+        stored = await conn.scalar(
+            select(func.cast(Paper.authors, Text)).where(Paper.arxiv_id == "1404.7828")
+        )
+    assert stored is not None and "Jürgen" in stored and "\\u" not in stored
+    async with db.sessions() as session:
+        for words in ("Schmidhuber Jürgen", "jürgen"):
+            found = await search_papers(session, words)
+            assert [p.arxiv_id for p in found] == ["1404.7828"], words
+            assert found[0].authors == ["Jürgen Schmidhuber"]
+
+
+def _graph_walks(path: Path, papers: int) -> Path:
+    path.write_text(
+        "".join(
+            json.dumps(json.loads(RESNET) | {"id": f"1604.{n:05d}", "title": f"Graph walks {n}"})
+            + "\n"
+            for n in range(1, papers + 1)
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
+async def test_a_failing_batch_stops_the_import_and_keeps_the_batches_before(
+    tmp_path: Path,
+) -> None:
+    """A batch whose transaction fails is rolled back whole, FTS trigger included."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fail.db'}"
+    db = Database(url)
+    try:
+        await db.upgrade()
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON papers WHEN new.title = 'Graph walks 130' "
+                "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            )
+        path = _graph_walks(tmp_path / "snapshot.json", 300)
+        with pytest.raises(sqlite3.IntegrityError, match="refused"):
+            await import_snapshot(db, path, batch=40, workers=2)
+        async with db.sessions() as session:
+            stored = set(await session.scalars(select(Paper.arxiv_id)))
+        kept = len(stored)
+        # Whole batches, in order, all before the failing one (whose earlier rows went too).
+        assert 0 < kept < 130
+        assert stored == {f"1604.{n:05d}" for n in range(1, kept + 1)}
+        async with db.engine.begin() as conn:
+            await conn.exec_driver_sql("DROP TRIGGER refuse")
+        report = await import_snapshot(db, path, batch=40, workers=2)
+        assert (report.inserted, report.existing) == (300 - kept, kept)
+        async with db.sessions() as session:
+            assert len(await search_papers(session, "graph walks", limit=400)) == 300
+            [paper] = await search_papers(session, "graph walks 130")
+            assert paper.arxiv_id == "1604.00130"
+    finally:
+        await db.dispose()
+
+
+async def test_the_import_is_in_the_database_file_when_it_returns(tmp_path: Path) -> None:
+    """The WAL is checkpointed: the database file alone holds every imported paper."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'full.db'}")
+    try:
+        await db.upgrade()
+        path = _graph_walks(tmp_path / "snapshot.json", 1000)
+        report = await import_snapshot(db, path, batch=40, workers=2)
+        assert report.inserted == 1000
+        shutil.copyfile(tmp_path / "full.db", tmp_path / "copy.db")  # not its -wal file
+    finally:
+        await db.dispose()
+    with closing(sqlite3.connect(tmp_path / "copy.db")) as copy:
+        assert copy.execute("SELECT count(*) FROM papers").fetchone() == (1000,)
+        matches = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH 'graph walks'"
+        assert copy.execute(matches).fetchone() == (1000,)
+
+
+async def test_an_sqlite_database_in_memory_is_refused() -> None:
+    db = Database("sqlite+aiosqlite:///:memory:")
+    try:
+        with pytest.raises(RuntimeError, match="database file"):
+            await import_snapshot(db, [RESNET])
+    finally:
+        await db.dispose()
