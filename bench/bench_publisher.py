@@ -15,10 +15,11 @@ import shutil
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from _common import (
     Stopwatch,
@@ -30,6 +31,8 @@ from _common import (
     verdict,
 )
 from sqlalchemy import event, insert, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.util import await_only
 
 from publisher.channels.base import Limits, Post, Published
 from publisher.dispatcher import Dispatcher
@@ -139,7 +142,7 @@ async def prepare(url: str, *, history: int, free: int) -> Fixture:
                 "id": i + 1,
                 "paper_id": i % PAPERS + 1,
                 "author_id": i // PAPERS + 1,
-                "body": BODY,
+                "body": f"{BODY}(Summary {i + 1}.)",  # each its own: no render is reused
                 "status": SummaryStatus.APPROVED,
                 "score": 0,
                 "created_at": when,
@@ -222,52 +225,92 @@ def dispatcher(db: Database, channel: FakeChannel) -> Dispatcher:
     )
 
 
+class Wire:
+    """What reached the database, counted by the driver itself (whatever layer sent it).
+
+    SQLite: statements and commits, from sqlite3's trace callback. PostgreSQL: statements
+    as SQLAlchemy sends them (the extended protocol, which asyncpg does not log), commits
+    and round trips: those plus what asyncpg sends as simple queries (BEGIN, COMMIT, ROLLBACK,
+    the pool's pings).
+    """
+
+    def __init__(self) -> None:
+        self.statements = 0
+        self.commits = 0
+        self.round_trips = 0
+
+    def seen(self, sql: str) -> None:
+        """Count one statement or transaction command as the driver sent it."""
+        self.round_trips += 1
+        word = sql.split(None, 1)[0].upper().rstrip(";") if sql.strip() else ""
+        if word == "COMMIT":
+            self.commits += 1
+        elif word not in {"", "BEGIN", "ROLLBACK", "SAVEPOINT", "RELEASE"}:
+            self.statements += 1
+
+    def attach(self, engine: AsyncEngine) -> None:
+        """Count on every connection `engine` opens from now on."""
+
+        def on_connect(_dbapi: object, record: Any) -> None:
+            driver = record.driver_connection
+            if engine.dialect.name == "sqlite":
+                await_only(driver.set_trace_callback(self.seen))
+            else:
+                driver.add_query_logger(lambda logged: self.seen(logged.query))
+
+        def on_statement(*_: object) -> None:
+            self.seen("statement")
+
+        event.listen(engine.sync_engine, "connect", on_connect)
+        if engine.dialect.name == "postgresql":
+            event.listen(engine.sync_engine, "before_cursor_execute", on_statement)
+
+
 @dataclass
 class Drained:
     """A drain: its wall time, the posts made, and the database work they took."""
 
     seconds: float
+    cpu_seconds: float
     posted: int
-    statements: int
-    commits: int
+    wire: Wire
+    postgres: bool
 
     def row(self, label: str, wanted: int) -> list[object]:
-        """The table row: rate, and statements and commits per post (robust to noise)."""
+        """The table row: rate, CPU, and statements, commits (round trips) per post."""
         rate = self.posted / self.seconds
         per_post = max(self.posted, 1)
+        trips = f", {self.wire.round_trips / per_post:.1f} round trips" if self.postgres else ""
         return [
             label,
             f"drain {wanted:,} due publications",
             f"{rate:,.0f} posts/s ({self.posted:,} in {self.seconds:.1f} s; per post "
-            f"{self.statements / per_post:.1f} statements, {self.commits / per_post:.2f} commits)",
+            f"{1000 * self.cpu_seconds / per_post:.2f} ms CPU here, "
+            f"{self.wire.statements / per_post:.1f} statements, "
+            f"{self.wire.commits / per_post:.2f} commits{trips})",
             ">= 300/s",
             verdict(rate >= 300 and self.posted == wanted),
         ]
 
 
 async def drain(url: str, count: int) -> Drained:
-    """Post `count` due publications, cycle after cycle, counting statements and commits."""
+    """Post `count` due publications, cycle after cycle, counting the database work."""
     fixture = await prepare(url, history=0, free=count)
-    counts = {"statements": 0, "commits": 0}
-
-    def on_statement(*_: object) -> None:
-        counts["statements"] += 1
-
-    def on_commit(*_: object) -> None:
-        counts["commits"] += 1
-
+    wire = Wire()
     try:
         await make_due(fixture, count)
+        await fixture.db.engine.dispose()  # the drain's connections are new, so counted
+        wire.attach(fixture.db.engine)
         channel = FakeChannel()
         run = dispatcher(fixture.db, channel)
-        event.listen(fixture.db.engine.sync_engine, "before_cursor_execute", on_statement)
-        event.listen(fixture.db.engine.sync_engine, "commit", on_commit)
-        watch = Stopwatch()
+        watch, cpu = Stopwatch(), time.process_time()
         while True:
             report = await run.run_channel(CHANNEL)
             if not report.outcomes.get(CHANNEL):
                 break
-        return Drained(watch.seconds, channel.posted, counts["statements"], counts["commits"])
+        cpu = time.process_time() - cpu
+        postgres = fixture.db.dialect == "postgresql"
+        return Drained(watch.seconds, cpu, channel.posted, wire, postgres)
     finally:
         await fixture.db.dispose()
 

@@ -4,10 +4,12 @@ A short post is ``📄 title (First Author et al., year)``, a teaser of the summ
 stripped, LaTeX as Unicode), the link, and hashtags from the arXiv categories where room
 allows. Length is measured the way the channel's platform counts it (`Limits.measure`);
 titles and teasers are shortened at word boundaries, never inside a word, URL or formula.
+A summary is rendered once and its text reused by every channel that posts it.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ THREAD_MAX = 5
 _SPACES = re.compile(r"[ \t\r\n\f\v]+")
 _PARAGRAPHS = re.compile(r"\n{3,}")
 MIN_TEASER = 120  # hashtags give way when they would leave the teaser less than this
+RENDERED = 256  # summaries whose plain text is kept: each goes to every channel in turn
 TAGS = {
     "cs.LG": "#MachineLearning",
     "stat.ML": "#MachineLearning",
@@ -55,6 +58,12 @@ class Source:
     categories: Sequence[str]
     body: str
     updated: datetime | None = None
+
+
+@functools.lru_cache(maxsize=RENDERED)
+def plain_text(body: str) -> str:
+    """The summary as plain text: parsed and rendered once, reused by every channel's post."""
+    return to_plain_text(body)
 
 
 def one_line(text: str) -> str:
@@ -105,7 +114,7 @@ def _short_text(
     budget = limit - measure(assemble("", tags)) - 2
     if teaser_cap is not None:
         budget = min(budget, teaser_cap)
-    plain = to_plain_text(source.body)
+    plain = plain_text(source.body)
     flat = one_line(plain) if teaser_cap is None else _PARAGRAPHS.sub("\n\n", plain).strip()
     teaser = truncate_words(flat, max(budget, 0), measure)
     text = assemble(teaser, tags)
@@ -118,7 +127,7 @@ def _short_text(
 
 def key_points(body: str, limits: Limits) -> tuple[str, ...]:
     """A short numbered thread of the summary's first list items, each within the limit."""
-    items = [line[2:].strip() for line in to_plain_text(body).splitlines() if line.startswith("• ")]
+    items = [line[2:].strip() for line in plain_text(body).splitlines() if line.startswith("• ")]
     items = [item for item in items if item][:THREAD_MAX]
     total = len(items)
     thread = []
@@ -173,7 +182,7 @@ def compose_telegram(source: Source, link: str, limit: int = 4096) -> Post:
 def compose_feed(source: Source, link: str) -> Post:
     """The Atom entry: the full rendered summary."""
     credit = byline(source)
-    summary = to_plain_text(source.body)
+    summary = plain_text(source.body)
     return Post(
         publication_id=source.publication_id,
         summary_id=source.summary_id,

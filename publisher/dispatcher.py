@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from publisher.channels.base import (
     BadContent,
@@ -49,11 +50,13 @@ from storage.models import Publication
 from storage.publications import (
     AttemptResult,
     Change,
+    Executor,
     Outcome,
     begin_attempt,
     claim_due,
     record_outcome,
     release_claim,
+    settle_and_begin,
 )
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,22 @@ class _Cycle:
     begun: tuple[int, int | None] | None = None  # (publication, attempt or None if lost)
 
 
+@asynccontextmanager
+async def _unit(db: Database, *, single: bool = True) -> AsyncIterator[AsyncConnection]:
+    """A unit of work of Core statements: commits on success, rolls back on error.
+
+    The connection goes back to the pool at its end, so none is held while a platform
+    answers (the bot shares the pool). On PostgreSQL each step of a post is one statement
+    (data-modifying CTEs), atomic on its own: a `single`-statement unit runs in autocommit,
+    one round trip, no BEGIN or COMMIT.
+    """
+    async with db.engine.connect() as connection:
+        if single and connection.dialect.name == "postgresql":
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+        async with connection.begin():
+            yield connection
+
+
 def backoff(attempts: int, rand: Callable[[], float] = random.random) -> timedelta:
     """Exponential backoff with ±20 % jitter: 30 s, 1 min, 2 min, … at most 6 h."""
     seconds = min(
@@ -162,7 +181,7 @@ class Dispatcher:
 
     async def run_channel(self, name: str, report: CycleReport | None = None) -> CycleReport:
         """Post what is due on one channel, within its policy."""
-        report = report or CycleReport()
+        report, cycle = report or CycleReport(), _Cycle()
         channel, policy, now = self.channels[name], self.policies.get(name, Policy()), self.clock()
         async with self.db.transaction() as session:
             state = await channel_state(session, name)
@@ -185,26 +204,28 @@ class Dispatcher:
                 lease=self.lease,
                 now=now,
             )
-            cycle = _Cycle(last=loaded[-1].id if loaded else None)
+            cycle.last = loaded[-1].id if loaded else None
             if loaded and _plain(loaded[0]):  # the first attempt begins with the claim
                 await self._begin_ahead(session, cycle, loaded[0].id)
         if not loaded:
             return report
         self._cycles[name] = cycle
-        for index, publication in enumerate(loaded):
-            following = loaded[index + 1] if index + 1 < len(loaded) else None
-            cycle.ahead = following.id if following is not None and _plain(following) else None
-            outcome = await self._post_one(name, channel, publication)
-            report.count(name, outcome)
-            if outcome == Outcome.REAUTH:  # the channel is paused: give the rest back
-                async with self.db.transaction() as session:
-                    for rest in loaded[index + 1 :]:
-                        await release_claim(session, rest.id, self.worker)
-                break
-        self._cycles.pop(name)
+        try:
+            for index, publication in enumerate(loaded):
+                following = loaded[index + 1] if index + 1 < len(loaded) else None
+                cycle.ahead = following.id if following is not None and _plain(following) else None
+                outcome = await self._post_one(name, channel, publication)
+                report.count(name, outcome)
+                if outcome == Outcome.REAUTH:  # the channel is paused: give the rest back
+                    async with self.db.transaction() as session:
+                        for rest in loaded[index + 1 :]:
+                            await release_claim(session, rest.id, self.worker)
+                    break
+        finally:
+            self._cycles.pop(name)
         if not cycle.noted and (cycle.succeeded or cycle.errors):
-            async with self.db.transaction() as session:
-                await self._note_health(session, name, cycle)
+            async with _unit(self.db, single=False) as connection:
+                await self._note_health(connection, name, cycle)
         return report
 
     def compose(self, name: str, channel: Channel, publication: Publication) -> Post:
@@ -387,10 +408,10 @@ class Dispatcher:
         begun, cycle.begun = cycle.begun, None
         if begun is not None and begun[0] == publication_id:
             return begun[1]
-        async with self.db.transaction() as session:
-            return await begin_attempt(session, publication_id, self.worker, now=self.clock())
+        async with _unit(self.db) as connection:
+            return await begin_attempt(connection, publication_id, self.worker, now=self.clock())
 
-    async def _begin_ahead(self, session: AsyncSession, cycle: _Cycle, publication_id: int) -> None:
+    async def _begin_ahead(self, session: Executor, cycle: _Cycle, publication_id: int) -> None:
         """Begin the next post's attempt in this unit of work, so one commit serves both."""
         attempt_id = await begin_attempt(session, publication_id, self.worker, now=self.clock())
         cycle.begun = (publication_id, attempt_id)
@@ -408,18 +429,30 @@ class Dispatcher:
             cycle.succeeded = True
         else:
             cycle.errors.append(result.detail or result.outcome.value)
-        async with self.db.transaction() as session:
-            state = await record_outcome(
-                session,
-                publication_id,
-                attempt_id,
-                self.worker,
-                result,
-                max_attempts=self.max_attempts,
-                now=self.clock(),
-            )
-            if ahead is not None:
-                await self._begin_ahead(session, cycle, ahead)
+        # Core statements on a pooled connection: no ORM session in the hot path.
+        async with _unit(self.db, single=publication_id != cycle.last) as session:
+            if ahead is None:
+                state = await record_outcome(
+                    session,
+                    publication_id,
+                    attempt_id,
+                    self.worker,
+                    result,
+                    max_attempts=self.max_attempts,
+                    now=self.clock(),
+                )
+            else:  # on PostgreSQL, one statement
+                state, begun = await settle_and_begin(
+                    session,
+                    publication_id,
+                    attempt_id,
+                    self.worker,
+                    result,
+                    next_id=ahead,
+                    max_attempts=self.max_attempts,
+                    now=self.clock(),
+                )
+                cycle.begun = (ahead, begun)
             if publication_id == cycle.last:
                 await self._note_health(session, name, cycle)
         if state is not None and state.value == "failed":
@@ -429,7 +462,7 @@ class Dispatcher:
             )
         return result.outcome.value
 
-    async def _note_health(self, session: AsyncSession, name: str, cycle: _Cycle) -> None:
+    async def _note_health(self, session: Executor, name: str, cycle: _Cycle) -> None:
         """The channel's health, once a cycle: its last success and its last error."""
         if cycle.succeeded:
             await note_channel_result(session, name, error=None, now=self.clock())

@@ -9,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Insert, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
 from storage.errors import Conflict, NotFound, PermissionDenied
 from storage.models import ChannelState, Publication, PublicationState, Summary, User, utcnow
-from storage.publications import FOR_POSTING
+from storage.publications import FOR_POSTING, Executor
 from storage.users import is_moderator
 
 ERROR_LIMIT = 500
@@ -27,13 +27,17 @@ async def channel_state(session: AsyncSession, channel: str) -> ChannelState:
     """The channel's state row, created on first use."""
     state = await session.get(ChannelState, channel)
     if state is None:  # several publishers may start at once: insert unless one did
-        insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-        await session.execute(
-            insert(ChannelState).values(channel=channel, paused=False).on_conflict_do_nothing()
-        )
+        await session.execute(_create_state(session, channel))
         state = await session.get(ChannelState, channel, populate_existing=True)
         assert state is not None
     return state
+
+
+def _create_state(session: Executor, channel: str) -> Insert:
+    """Insert the channel's state row unless it exists (several publishers may start at once)."""
+    dialect = session.dialect if isinstance(session, AsyncConnection) else session.bind.dialect
+    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
+    return insert(ChannelState).values(channel=channel, paused=False).on_conflict_do_nothing()
 
 
 async def pause_channel(session: AsyncSession, channel: str, reason: str) -> bool:
@@ -56,9 +60,9 @@ async def resume_channel(session: AsyncSession, actor: User, channel: str) -> No
 
 
 async def note_channel_result(
-    session: AsyncSession, channel: str, *, error: str | None, now: datetime | None = None
+    session: Executor, channel: str, *, error: str | None, now: datetime | None = None
 ) -> None:
-    """Remember a channel's last success or last error."""
+    """Remember a channel's last success or last error (on a session or a connection)."""
     moment = now or utcnow()
     values: dict[str, object] = {"last_run_at": moment}
     if error is None:
@@ -68,7 +72,7 @@ async def note_channel_result(
     note = update(ChannelState).where(ChannelState.channel == channel).values(values)
     noted = await session.execute(note)
     if noted.rowcount == 0:  # type: ignore[attr-defined]  # its first run: create the row
-        await channel_state(session, channel)
+        await session.execute(_create_state(session, channel))
         await session.execute(note)
 
 

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     Update,
@@ -37,8 +38,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.sql.dml import ReturningInsert
 
 from storage.models import (
     Paper,
@@ -50,6 +52,8 @@ from storage.models import (
 )
 
 DETAIL_LIMIT = 500
+# The hot path's statements run on a session, or straight on a connection (no ORM layer).
+Executor = AsyncSession | AsyncConnection
 # What composing a post reads: the summary and its paper's citation (not its abstract).
 FOR_POSTING = (
     joinedload(Publication.summary)
@@ -127,13 +131,6 @@ async def cancel_publications(session: AsyncSession, summary_id: int) -> None:
     )
 
 
-def _due(now: datetime) -> object:
-    return or_(
-        and_(Publication.state == PublicationState.PENDING, Publication.next_attempt_at <= now),
-        and_(Publication.state == PublicationState.CLAIMED, Publication.lease_expires_at < now),
-    )
-
-
 async def claim_due(
     session: AsyncSession,
     worker: str,
@@ -148,15 +145,39 @@ async def claim_due(
     They come with their summary and paper loaded, ready to compose.
     """
     now = now or utcnow()
-    due = _due(now)
-    in_channels = Publication.channel.in_(channels) if channels is not None else true()
-    if _postgres(session):
+    params: dict[str, object] = {
+        "now": now,
+        "me": worker,
+        "until": now + lease,
+        "limit": limit,
+        "channels": list(channels or ()),
+    }
+    claimed = await session.scalars(_claim(_postgres(session), channels is not None), params)
+    ids = list(claimed)
+    if not ids:
+        return []
+    rows = await session.scalars(_LOAD_FOR_POSTING, {"ids": ids})
+    return list(rows)
+
+
+@functools.cache
+def _claim(postgres: bool, by_channel: bool) -> Update:
+    """The claiming UPDATE, built once per database and filter (values bound per call)."""
+    now = bindparam("now", type_=_row.next_attempt_at.type)
+    limit = bindparam("limit", type_=Integer)
+    due = or_(
+        and_(_row.state == PublicationState.PENDING, _row.next_attempt_at <= now),
+        and_(_row.state == PublicationState.CLAIMED, _row.lease_expires_at < now),
+    )
+    in_channels = _row.channel.in_(bindparam("channels", expanding=True)) if by_channel else true()
+    chosen: Select[tuple[int]]
+    if postgres:
         # A CTE: PostgreSQL materialises it (it locks rows), so LIMIT holds; a plain
         # IN-subquery may be re-run by the planner and claim more rows than asked.
         due_ids = (
-            select(Publication.id.label("id"))
-            .where(due, in_channels)  # type: ignore[arg-type]
-            .order_by(Publication.next_attempt_at, Publication.id)
+            select(_row.id.label("id"))
+            .where(due, in_channels)
+            .order_by(_row.next_attempt_at, _row.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
             .cte("due_ids")
@@ -166,22 +187,22 @@ async def claim_due(
         # SQLite plans an OR over two states as a scan of the channel's whole history; as a
         # union, each half is a seek on ix_publications_channel_state_next.
         pending = (
-            select(Publication.id.label("id"), Publication.next_attempt_at.label("at"))
+            select(_row.id.label("id"), _row.next_attempt_at.label("at"))
             .where(
                 in_channels,
-                Publication.state == PublicationState.PENDING,
-                Publication.next_attempt_at <= now,
+                _row.state == PublicationState.PENDING,
+                _row.next_attempt_at <= now,
             )
-            .order_by(Publication.next_attempt_at)
+            .order_by(_row.next_attempt_at)
             .limit(limit)
             .subquery()
         )
         expired = (
-            select(Publication.id.label("id"), Publication.next_attempt_at.label("at"))
+            select(_row.id.label("id"), _row.next_attempt_at.label("at"))
             .where(
                 in_channels,
-                Publication.state == PublicationState.CLAIMED,
-                Publication.lease_expires_at < now,
+                _row.state == PublicationState.CLAIMED,
+                _row.lease_expires_at < now,
             )
             .limit(limit)
             .subquery()
@@ -189,32 +210,21 @@ async def claim_due(
         both = union_all(select(pending.c.id, pending.c.at), select(expired.c.id, expired.c.at))
         merged = both.subquery()
         chosen = select(merged.c.id).order_by(merged.c.at, merged.c.id).limit(limit)
-    claimed = await session.scalars(
-        update(Publication)
-        .where(Publication.id.in_(chosen), due)  # type: ignore[arg-type]
+    return (
+        update(_PUBLICATIONS)
+        .where(_row.id.in_(chosen), due)
         .values(
             state=PublicationState.CLAIMED,
-            claimed_by=worker,
+            claimed_by=bindparam("me"),
             claimed_at=now,
-            lease_expires_at=now + lease,
+            lease_expires_at=bindparam("until", type_=_row.lease_expires_at.type),
         )
-        .returning(Publication.id)
+        .returning(_row.id)
     )
-    ids = list(claimed)
-    if not ids:
-        return []
-    rows = await session.scalars(
-        select(Publication)
-        .options(*FOR_POSTING)
-        .where(Publication.id.in_(ids))
-        .order_by(Publication.next_attempt_at, Publication.id)
-        .execution_options(populate_existing=True)
-    )
-    return list(rows)
 
 
 async def begin_attempt(
-    session: AsyncSession, publication_id: int, worker: str, *, now: datetime | None = None
+    session: Executor, publication_id: int, worker: str, *, now: datetime | None = None
 ) -> int | None:
     """Mark the request as about to go out; None if `worker` no longer holds the claim.
 
@@ -222,7 +232,8 @@ async def begin_attempt(
     """
     params = {"pid": publication_id, "me": worker, "now": now or utcnow()}
     if _postgres(session):
-        return await session.scalar(_BEGIN_IN_ONE, params)
+        begun: int | None = await session.scalar(_BEGIN_IN_ONE, params)
+        return begun
     marked = await session.execute(_MARK_IN_FLIGHT, params)
     if marked.rowcount != 1:  # type: ignore[attr-defined]
         return None
@@ -244,7 +255,7 @@ class AttemptResult:
 
 
 async def record_outcome(
-    session: AsyncSession,
+    session: Executor,
     publication_id: int,
     attempt_id: int | None,
     worker: str,
@@ -258,9 +269,63 @@ async def record_outcome(
     A post the platform confirmed is stored even if the lease was lost meanwhile: it is
     the truth about the platform, and storing it is what prevents a second post.
     """
+    params = _outcome_params(publication_id, attempt_id, worker, result, max_attempts, now)
+    chain = bool(result.chain)
+    both = attempt_id is not None and _postgres(session)  # one statement settles and closes
+    state: PublicationState | None = await session.scalar(
+        _settle_and_close(result.outcome, chain) if both else _settle(result.outcome, chain),
+        params,
+    )
+    if state is not None and attempt_id is not None and not both:
+        await session.execute(_CLOSE_ATTEMPT, params)
+    return state
+
+
+async def settle_and_begin(
+    session: Executor,
+    publication_id: int,
+    attempt_id: int | None,
+    worker: str,
+    result: AttemptResult,
+    *,
+    next_id: int,
+    max_attempts: int = 8,
+    now: datetime | None = None,
+) -> tuple[PublicationState | None, int | None]:
+    """`record_outcome` for one publication, then `begin_attempt` for the next (`next_id`).
+
+    Both in the caller's unit of work; on PostgreSQL, one statement does both.
+
+    Returns:
+        The first one's state (None if its claim was lost) and the next one's attempt id
+        (None if that claim was lost).
+    """
+    now = now or utcnow()
+    if attempt_id is None or not _postgres(session):
+        state = await record_outcome(
+            session, publication_id, attempt_id, worker, result, max_attempts=max_attempts, now=now
+        )
+        return state, await begin_attempt(session, next_id, worker, now=now)
+    params = _outcome_params(publication_id, attempt_id, worker, result, max_attempts, now)
+    params["next"] = next_id
+    row = (
+        await session.execute(_settle_close_begin(result.outcome, bool(result.chain)), params)
+    ).one()
+    return row[0], row[1]
+
+
+def _outcome_params(
+    publication_id: int,
+    attempt_id: int | None,
+    worker: str,
+    result: AttemptResult,
+    max_attempts: int,
+    now: datetime | None,
+) -> dict[str, object]:
+    """The values `_settle` and `_CLOSE_ATTEMPT` bind."""
     now = now or utcnow()
     default_error = "outcome unknown" if result.outcome is Outcome.UNKNOWN else result.outcome.value
-    params: dict[str, object] = {
+    return {
         "pid": publication_id,
         "me": worker,
         "reconcile": result.reconcile_first,
@@ -275,18 +340,11 @@ async def record_outcome(
         "outcome": result.outcome.value,
         "detail": (result.detail or "")[:DETAIL_LIMIT] or None,
     }
-    chain = bool(result.chain)
-    both = attempt_id is not None and _postgres(session)  # one statement settles and closes
-    state: PublicationState | None = await session.scalar(
-        _settle_and_close(result.outcome, chain) if both else _settle(result.outcome, chain),
-        params,
-    )
-    if state is not None and attempt_id is not None and not both:
-        await session.execute(_CLOSE_ATTEMPT, params)
-    return state
 
 
-def _postgres(session: AsyncSession) -> bool:
+def _postgres(session: Executor) -> bool:
+    if isinstance(session, AsyncConnection):
+        return session.dialect.name == "postgresql"
     return session.bind.dialect.name == "postgresql"
 
 
@@ -297,26 +355,45 @@ _PUBLICATIONS = cast(Table, Publication.__table__)
 _ATTEMPTS = cast(Table, PublicationAttempt.__table__)
 _row = _PUBLICATIONS.c
 _NOW = bindparam("now", type_=_row.next_attempt_at.type)
-_MARK_IN_FLIGHT = (
-    update(_PUBLICATIONS)
-    .where(
-        _row.id == bindparam("pid"),
-        _row.state == PublicationState.CLAIMED,
-        _row.claimed_by == bindparam("me"),
+
+
+def _mark_in_flight(pid: str) -> Update:
+    """Mark the publication whose id is bound as `pid` in flight, if `me` holds its claim."""
+    return (
+        update(_PUBLICATIONS)
+        .where(
+            _row.id == bindparam(pid, type_=_row.id.type),
+            _row.state == PublicationState.CLAIMED,
+            _row.claimed_by == bindparam("me", type_=_row.claimed_by.type),
+        )
+        .values(in_flight=True, attempts=_row.attempts + 1)
     )
-    .values(in_flight=True, attempts=_row.attempts + 1)
-)
+
+
+def _begin_in_one(pid: str) -> ReturningInsert[tuple[int]]:
+    """`_mark_in_flight` and, if the row moved, its attempt opened, as one statement."""
+    marked = _mark_in_flight(pid).returning(_row.id).cte("marked")
+    return (
+        insert(_ATTEMPTS)
+        .from_select(
+            ["publication_id", "worker", "started_at"],
+            select(marked.c.id, bindparam("me", type_=_row.claimed_by.type), _NOW),
+        )
+        .returning(_ATTEMPTS.c.id)
+    )
+
+
+_MARK_IN_FLIGHT = _mark_in_flight("pid")
 _OPEN_ATTEMPT = insert(_ATTEMPTS).values(
     publication_id=bindparam("pid"), worker=bindparam("me"), started_at=_NOW
 )
-_marked = _MARK_IN_FLIGHT.returning(_row.id).cte("marked")
-_BEGIN_IN_ONE = (
-    insert(_ATTEMPTS)
-    .from_select(
-        ["publication_id", "worker", "started_at"],
-        select(_marked.c.id, bindparam("me", type_=_row.claimed_by.type), _NOW),
-    )
-    .returning(_ATTEMPTS.c.id)
+_BEGIN_IN_ONE = _begin_in_one("pid")
+_LOAD_FOR_POSTING = (
+    select(Publication)
+    .options(*FOR_POSTING)
+    .where(Publication.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Publication.next_attempt_at, Publication.id)
+    .execution_options(populate_existing=True)
 )
 _CLOSE_ATTEMPT = (
     update(_ATTEMPTS)
@@ -386,6 +463,17 @@ def _settle_and_close(outcome: Outcome, chain: bool) -> Select[tuple[Publication
     settled = _settle(outcome, chain).cte("settled")
     closed = _CLOSE_ATTEMPT.where(exists(settled.select())).cte("closed")
     return select(settled.c.state).add_cte(closed)
+
+
+@functools.cache
+def _settle_close_begin(outcome: Outcome, chain: bool) -> Select[tuple[PublicationState, int]]:
+    """`_settle_and_close`, then `_begin_in_one` for the publication bound as `next`."""
+    settled = _settle(outcome, chain).cte("settled")
+    closed = _CLOSE_ATTEMPT.where(exists(settled.select())).cte("closed")
+    opened = _begin_in_one("next").cte("opened")
+    return select(
+        select(settled.c.state).scalar_subquery(), select(opened.c.id).scalar_subquery()
+    ).add_cte(closed)
 
 
 async def release_claim(session: AsyncSession, publication_id: int, worker: str) -> None:
