@@ -31,7 +31,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,9 +380,11 @@ async def shut(system: Running) -> int:
     assert system.bot.stdin is not None
     system.bot.stdin.close()
     await asyncio.wait_for(system.bot.wait(), timeout=60)
-    errors = len(system.emu.errors)
+    refused = Counter(f"{call.method}: {call.description}" for call in system.emu.errors)
+    for reason, count in refused.most_common():
+        print(f"{system.label}: Telegram would refuse {count} x {reason}", file=sys.stderr)
     await system.emu.stop()
-    return errors
+    return refused.total()
 
 
 async def prepare_database(url: str, pg: bool) -> World:

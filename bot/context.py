@@ -122,25 +122,42 @@ class PerUserOrder(BaseUpdateProcessor):
         """Nothing to tear down."""
 
 
-def already_shows(context: BotContext, message: Message, content: object) -> bool:
+def _shown(context: BotContext) -> OrderedDict[tuple[int, int], tuple[str | None, Any]]:
+    """This bot's last edit of each recent message: (text, keyboard)."""
+    shown: OrderedDict[tuple[int, int], tuple[str | None, Any]]
+    shown = context.bot_data.setdefault("shown", OrderedDict())
+    return shown
+
+
+def already_shows(context: BotContext, message: Message, content: tuple[str | None, Any]) -> bool:
     """Whether this bot last made `message` show `content`; if not, remember that it now does.
 
-    Telegram refuses an edit that changes nothing ("message is not modified"). A double tap
-    sends two presses that both carry the message as it was before the first edit, so only
-    memory of our own last edit can tell the second one to do nothing. One user's updates
-    run in order (`PerUserOrder`), so the first press has recorded its edit by then.
+    `content` is the message's (text, keyboard). Telegram refuses an edit that changes
+    nothing ("message is not modified"). A double tap sends two presses that both carry the
+    message as it was before the first edit, so only memory of our own last edit can tell
+    the second one to do nothing. One user's updates run in order (`PerUserOrder`), so the
+    first press has recorded its edit by then.
     """
-    shown: OrderedDict[tuple[int, int], object] = context.bot_data.setdefault(
-        "shown", OrderedDict()
-    )
+    shown = _shown(context)
     key = (message.chat.id, message.message_id)
-    if key in shown and shown[key] == content:
+    if shown.get(key) == content:
         return True
     shown[key] = content
     shown.move_to_end(key)
     while len(shown) > REMEMBERED_MESSAGES:
         shown.popitem(last=False)
     return False
+
+
+def shown_content(context: BotContext, message: Message) -> tuple[str | None, Any]:
+    """What `message` shows: as this bot last edited it, else as the update carries it.
+
+    A press queued behind another edit of the same message carries the message as it was.
+    """
+    return _shown(context).get((message.chat.id, message.message_id)) or (
+        message.text,
+        message.reply_markup,
+    )
 
 
 async def remove_keyboard(update: Update, context: BotContext) -> None:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from telegram import Update
+from telegram import Message, Update
 from telegram.error import BadRequest
 
 from bot import render
 from bot.callbacks import Callback
-from bot.context import BotContext, answer
+from bot.context import BotContext, already_shows, answer, shown_content
 from storage.summaries import vote
 
 ANSWERS = {1: "👍 Thanks for your vote", -1: "👎 Noted", 0: "Vote withdrawn"}
@@ -20,14 +20,16 @@ async def on_vote(update: Update, context: BotContext, callback: Callback) -> No
     await answer(update, context, ANSWERS[result.my_vote])
     query = update.callback_query
     assert query is not None
-    keyboard = getattr(query.message, "reply_markup", None)
+    if not isinstance(query.message, Message):
+        return  # too old for Telegram to say what it shows
+    text, keyboard = shown_content(context, query.message)
     rescored = (
         render.rescored(keyboard, callback.arg, result.score) if keyboard is not None else None
     )
-    if rescored is None:
+    if rescored is None or already_shows(context, query.message, (text, rescored)):
         return  # no buttons of this summary there, or they already show this score
     try:
         await query.edit_message_reply_markup(rescored)
-    except BadRequest as exc:  # a vote pressed at the same moment already showed this score
+    except BadRequest as exc:  # another bot process showed this score meanwhile
         if "not modified" not in exc.message.lower():
             raise

@@ -422,3 +422,31 @@ async def test_fixed_bug_next_summary_pressed_twice(db: Database, catalog: Catal
         assert chat.emu.errors == [], "the second press finds the page shown: no edit is sent"
         assert "2 of 4" in (more.text or "") and len(more.history) == 1
         chat.emu.calls.clear()  # so the session's own check does not fail the teardown
+
+
+async def test_fixed_bug_votes_pressed_in_a_row_show_the_final_score(
+    db: Database, catalog: Catalog
+) -> None:
+    """Each press carries the message as it was before the others' edits (a quick 👍, 👍)."""
+    paper, ref = await new_paper(db, "A paper with one summary")
+    async with db.transaction() as session:
+        author = await ensure_user(session, 201, display_name="Author 201")
+        await submit_summary(session, author, paper.id, BODY, moderated=False, channels=())
+    async with bot_session(db, catalog, settings_for(db, admins=frozenset({MODERATOR_ID}))) as chat:
+        ada = chat.emu.add_user("Ada", "ada")
+        [view] = await chat.say(ada, f"/paper {ref}")
+        up = next(d for d in view.callback_data if d.startswith("v:") and d.endswith(":1"))
+        presses = [chat.emu.press_button(ada, view, up) for _ in range(3)]  # vote, undo, vote
+        for press in presses:
+            await chat.emu.wait_for_callback_answer(press)
+        await chat.settle()
+        assert chat.emu.errors == [], "no edit Telegram would refuse"
+        assert view.buttons[0][0].text == "👍 +1", "the last press's score is shown"
+        presses = [chat.emu.press_button(ada, view, up) for _ in range(2)]  # undo, vote
+        presses.append(chat.emu.press_button(ada, view, up))  # and undo again
+        for press in presses:
+            await chat.emu.wait_for_callback_answer(press)
+        await chat.settle()
+        assert chat.emu.errors == []
+        assert view.buttons[0][0].text == "👍", "withdrawn: no score shown"
+        chat.emu.calls.clear()  # so the session's own check does not fail the teardown
