@@ -65,6 +65,7 @@ from bot.emulator import BotApiEmulator, Event
 from bot.emulator.registry import Call
 from bot.emulator.state import Message, User
 from bot.ratelimit import Limit, RateLimiter
+from bot.runner import freeze_startup_objects
 from config import Settings
 from storage.catalog.arxiv_source import ArxivSource
 from storage.catalog.service import Catalog
@@ -319,6 +320,8 @@ async def serve(kind: str, api: str, file_api: str, url: str | None) -> int:
         app = echo_application(api, file_api)
     await app.initialize()
     await start_polling(app, poll_timeout=1)
+    if kind == "shortsci":
+        freeze_startup_objects()  # as `shortsci bot` does once started
     print("polling", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until EOF
     await stop(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from sqlalchemy import select, update
 
@@ -56,4 +57,5 @@ async def test_a_started_bot_answers_and_renders_stored_summaries(
         stopping.set()
         await serving
     assert "ShortSci" in (emu.messages(ada)[0].text or "")
+    assert gc.get_freeze_count() > 0, "start-up objects are kept out of collections"
     assert stored.html == to_telegram_html(body)
