@@ -45,12 +45,11 @@ from storage.channels import (
     pause_channel,
     posted_since,
 )
-from storage.db import Database
+from storage.db import Database, Executor
 from storage.models import Publication
 from storage.publications import (
     AttemptResult,
     Change,
-    Executor,
     Outcome,
     begin_attempt,
     claim_due,

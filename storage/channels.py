@@ -9,15 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Insert, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Executable, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
+from storage.db import Executor, insert_for
 from storage.errors import Conflict, NotFound, PermissionDenied
 from storage.models import ChannelState, Publication, PublicationState, Summary, User, utcnow
-from storage.publications import FOR_POSTING, Executor
+from storage.publications import FOR_POSTING
 from storage.users import is_moderator
 
 ERROR_LIMIT = 500
@@ -33,11 +32,10 @@ async def channel_state(session: AsyncSession, channel: str) -> ChannelState:
     return state
 
 
-def _create_state(session: Executor, channel: str) -> Insert:
+def _create_state(session: Executor, channel: str) -> Executable:
     """Insert the channel's state row unless it exists (several publishers may start at once)."""
-    dialect = session.dialect if isinstance(session, AsyncConnection) else session.bind.dialect
-    insert = pg_insert if dialect.name == "postgresql" else sqlite_insert
-    return insert(ChannelState).values(channel=channel, paused=False).on_conflict_do_nothing()
+    stmt = insert_for(session, ChannelState).values(channel=channel, paused=False)
+    return stmt.on_conflict_do_nothing()
 
 
 async def pause_channel(session: AsyncSession, channel: str, reason: str) -> bool:

@@ -17,8 +17,13 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, text
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -31,6 +36,21 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 5
+
+
+# What storage functions run statements on: a Session (ORM unit of work) or a bare connection.
+Executor = AsyncSession | AsyncConnection
+
+
+def on_postgres(executor: Executor) -> bool:
+    """Whether `executor` talks to PostgreSQL (else SQLite)."""
+    bind = executor if isinstance(executor, AsyncConnection) else executor.bind
+    return bind.dialect.name == "postgresql"
+
+
+def insert_for(executor: Executor, table: Any) -> PgInsert | SqliteInsert:
+    """`executor`'s dialect's INSERT into `table`, which has ``on_conflict_do_nothing``."""
+    return (pg_insert if on_postgres(executor) else sqlite_insert)(table)
 
 
 class DatabaseError(Exception):

@@ -36,12 +36,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.sql.dml import ReturningInsert
 
+from storage.db import Executor, insert_for, on_postgres
 from storage.models import (
     Paper,
     Publication,
@@ -53,7 +52,6 @@ from storage.models import (
 
 DETAIL_LIMIT = 500
 # The hot path's statements run on a session, or straight on a connection (no ORM layer).
-Executor = AsyncSession | AsyncConnection
 # What composing a post reads: the summary and its paper's citation (not its abstract).
 FOR_POSTING = (
     joinedload(Publication.summary)
@@ -91,8 +89,7 @@ async def enqueue_publications(
         }
         for channel in channels
     ]
-    insert = pg_insert if _postgres(session) else sqlite_insert
-    stmt = insert(Publication).values(rows).on_conflict_do_nothing()
+    stmt = insert_for(session, Publication).values(rows).on_conflict_do_nothing()
     await session.execute(stmt)
 
 
@@ -152,7 +149,7 @@ async def claim_due(
         "limit": limit,
         "channels": list(channels or ()),
     }
-    claimed = await session.scalars(_claim(_postgres(session), channels is not None), params)
+    claimed = await session.scalars(_claim(on_postgres(session), channels is not None), params)
     ids = list(claimed)
     if not ids:
         return []
@@ -231,7 +228,7 @@ async def begin_attempt(
     Commit before calling the platform: if we crash after this, the row is known in flight.
     """
     params = {"pid": publication_id, "me": worker, "now": now or utcnow()}
-    if _postgres(session):
+    if on_postgres(session):
         begun: int | None = await session.scalar(_BEGIN_IN_ONE, params)
         return begun
     marked = await session.execute(_MARK_IN_FLIGHT, params)
@@ -271,7 +268,7 @@ async def record_outcome(
     """
     params = _outcome_params(publication_id, attempt_id, worker, result, max_attempts, now)
     chain = bool(result.chain)
-    both = attempt_id is not None and _postgres(session)  # one statement settles and closes
+    both = attempt_id is not None and on_postgres(session)  # one statement settles and closes
     state: PublicationState | None = await session.scalar(
         _settle_and_close(result.outcome, chain) if both else _settle(result.outcome, chain),
         params,
@@ -301,7 +298,7 @@ async def settle_and_begin(
         (None if that claim was lost).
     """
     now = now or utcnow()
-    if attempt_id is None or not _postgres(session):
+    if attempt_id is None or not on_postgres(session):
         state = await record_outcome(
             session, publication_id, attempt_id, worker, result, max_attempts=max_attempts, now=now
         )
@@ -340,12 +337,6 @@ def _outcome_params(
         "outcome": result.outcome.value,
         "detail": (result.detail or "")[:DETAIL_LIMIT] or None,
     }
-
-
-def _postgres(session: Executor) -> bool:
-    if isinstance(session, AsyncConnection):
-        return session.dialect.name == "postgresql"
-    return session.bind.dialect.name == "postgresql"
 
 
 # The hot path runs prebuilt Core statements on the tables (built and compiled once, values

@@ -9,13 +9,12 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.catalog.arxiv_source import PaperData
 from storage.catalog.refs import PaperRef, RefKind
 from storage.catalog.search import search_papers as search_papers
+from storage.db import insert_for
 from storage.models import Paper, PaperAlias, utcnow
 from storage.summaries import PageKey, PaperPage, read_page
 
@@ -75,9 +74,7 @@ async def add_aliases(session: AsyncSession, paper_id: int, aliases: Sequence[st
     ]
     if not rows:
         return
-    dialect = session.bind.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    await session.execute(insert(PaperAlias).values(rows).on_conflict_do_nothing())
+    await session.execute(insert_for(session, PaperAlias).values(rows).on_conflict_do_nothing())
 
 
 # Whose description of a paper wins when two sources describe it: the published record
