@@ -45,7 +45,7 @@ from storage.channels import (
     pause_channel,
     posted_since,
 )
-from storage.db import Database, Executor
+from storage.db import Database, Executor, on_postgres
 from storage.models import Publication
 from storage.publications import (
     AttemptResult,
@@ -124,7 +124,7 @@ async def _unit(db: Database, *, single: bool = True) -> AsyncIterator[AsyncConn
     one round trip, no BEGIN or COMMIT.
     """
     async with db.engine.connect() as connection:
-        if single and connection.dialect.name == "postgresql":
+        if single and on_postgres(connection):
             await connection.execution_options(isolation_level="AUTOCOMMIT")
         async with connection.begin():
             yield connection

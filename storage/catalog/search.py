@@ -47,6 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.db import on_postgres
 from storage.models import Paper, Summary, SummaryStatus
 
 _TERM = re.compile(r"[^\W_]+")
@@ -255,6 +256,6 @@ async def search_papers(
     together more than apart), then shorter titles; the last word is a prefix. With
     `with_summaries`, only papers that have an approved summary.
     """
-    if session.bind.dialect.name == "postgresql":
+    if on_postgres(session):
         return await _search_tsvector(session, words, limit, offset, with_summaries)
     return await _search_fts5(session, words, limit, offset, with_summaries)
