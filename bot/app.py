@@ -41,6 +41,7 @@ from bot.context import (
     tell_moderators,
 )
 from bot.handlers import inline, moderation, papers, reading, submitting, votes
+from bot.transport import AiohttpRequest
 from storage.users import ensure_user
 
 log = logging.getLogger(__name__)
@@ -225,6 +226,8 @@ def build_application(
         .token(token)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(PerUserOrder(64))
+        .request(AiohttpRequest(pool_size=64))
+        .get_updates_request(AiohttpRequest(pool_size=1))
     )
     if base_url:
         builder = builder.base_url(base_url)
