@@ -1,8 +1,9 @@
 """Engines, sessions and migrations.
 
-`Database` owns the async engine and the session factory. SQLite runs in WAL mode with a
-busy timeout and foreign keys on; PostgreSQL uses asyncpg. Migrations are Alembic's, run on
-start (`Database.upgrade`) and by ``shortsci db upgrade``.
+`Database` owns the async engine and the session factory. SQLite runs in WAL mode with foreign
+keys on, its statements on the event loop's thread (`storage.sqlite_inline`); PostgreSQL uses
+asyncpg. Migrations are Alembic's, run on start (`Database.upgrade`) and by
+``shortsci db upgrade``.
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import PoolResetState
 
+from storage import sqlite_inline
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_POOL_SIZE = 5
 
 
@@ -60,7 +62,6 @@ class DatabaseError(Exception):
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -75,7 +76,7 @@ def _reset_if_open(dbapi_connection: Any, _record: Any, state: PoolResetState) -
     """The pool's rollback on return, only if a transaction is still open.
 
     Usually the Session has just committed or rolled back; SQLite knows it has no transaction,
-    and asking it to roll back anyway costs a hop to aiosqlite's thread per session.
+    and asking it to roll back anyway costs a driver call per session.
     """
     usable = state.asyncio_safe and not state.terminate_only
     if usable and dbapi_connection.driver_connection.in_transaction:
@@ -95,7 +96,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
             kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
             kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_reset_on_return", None)  # `_reset_if_open` instead
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+        # Statements run on the event loop's thread; waits for the write lock yield to it.
+        connect_args = {"async_creator_fn": sqlite_inline.connect}
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "reset", _reset_if_open)
         return engine
