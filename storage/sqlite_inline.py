@@ -3,9 +3,10 @@
 aiosqlite sends every driver call (open a cursor, execute, fetch, close, commit) to its worker
 thread and back: five round trips for one `/paper` query, each a queue put, a thread switch
 under the GIL and a wake-up of the event loop. On this project's 2-core machines a whole
-`/paper` lookup (query and card) cost 1.6 ms of CPU that way, 0.5 ms with the calls run in
-place. SQLite works in microseconds, in memory and in the page cache, and in WAL mode readers
-never wait for writers; so here each call runs where it is awaited. (A commit that fills the
+`/paper` lookup (query and card) costs 1.0-1.5 ms of CPU that way, 0.5-0.6 ms with the calls
+run in place; a vote 3.3-4.8 ms against 1.6-2.1 ms (bench/bench_sqlite_inline.py). SQLite
+works in microseconds, in memory and in the page cache, and in WAL mode readers never wait for
+writers; so here each call runs where it is awaited. (A commit that fills the
 WAL to its checkpoint size, 1,000 pages, also copies them back into the database file before
 it returns: a few milliseconds, now and then.)
 
