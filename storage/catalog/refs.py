@@ -35,6 +35,11 @@ class RefKind(StrEnum):
     TITLE = "title"
 
 
+def _quoted(text: str, limit: int = 60) -> str:
+    """`text` quoted for an error message, shortened: a message may hold thousands of characters."""
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 class MalformedReference(ValueError):
     """The text looks like an identifier but is not a valid one."""
 
@@ -100,7 +105,7 @@ def parse_arxiv_id(text: str) -> PaperRef | None:
     candidate = text.strip()
     if match := _NEW_ID.fullmatch(candidate):
         if not _valid_new_id(match["yymm"], match["num"]):
-            raise MalformedReference(text, f"{candidate!r} is not a valid arXiv id")
+            raise MalformedReference(text, f"{_quoted(candidate)} is not a valid arXiv id")
         version = int(match["v"]) if match["v"] else None
         return PaperRef(RefKind.ARXIV, f"{match['yymm']}.{match['num']}", version)
     if match := _OLD_ID.fullmatch(candidate):
@@ -117,7 +122,7 @@ def _strip_version_suffix(path: str) -> str:
 def _parse_arxiv(text: str, candidate: str) -> PaperRef:
     ref = parse_arxiv_id(candidate)
     if ref is None:
-        raise MalformedReference(text, f"{candidate or text!r} is not a valid arXiv id")
+        raise MalformedReference(text, f"{_quoted(candidate or text)} is not a valid arXiv id")
     return ref
 
 
@@ -126,7 +131,7 @@ def _parse_doi(text: str, doi: str) -> PaperRef:
     if doi.endswith(")") and doi.count("(") < doi.count(")"):
         doi = doi[:-1]
     if not _DOI.fullmatch(doi):
-        raise MalformedReference(text, f"{doi!r} is not a valid DOI")
+        raise MalformedReference(text, f"{_quoted(doi)} is not a valid DOI")
     if arxiv := _ARXIV_DOI.match(doi):
         return _parse_arxiv(text, arxiv.group(1))
     return PaperRef(RefKind.DOI, doi.lower())
@@ -173,9 +178,9 @@ def parse_reference(text: str) -> PaperRef:
     if re.fullmatch(r"[\d.v/]+", candidate) or candidate.lower().startswith(
         ("http://", "https://")
     ):
-        raise MalformedReference(text, f"{candidate!r} is not an identifier I know")
+        raise MalformedReference(text, f"{_quoted(candidate)} is not an identifier I know")
     if not _WORD.search(candidate):
-        raise MalformedReference(text, f"{candidate!r} has no words to search for")
+        raise MalformedReference(text, f"{_quoted(candidate)} has no words to search for")
     return PaperRef(RefKind.TITLE, " ".join(candidate.split()))
 
 

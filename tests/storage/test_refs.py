@@ -121,3 +121,14 @@ def test_alias_keys() -> None:
 )
 def test_find_reference_in_a_message(message: str, expected: PaperRef | None) -> None:
     assert find_reference(message) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["\u202e" * 4000, "1" * 5000 + "v", "doi:10.1/" + "\u200b" * 3000 + " x"]
+)
+def test_a_huge_malformed_reference_is_quoted_short(text: str) -> None:
+    with pytest.raises(MalformedReference) as refused:
+        parse_reference(text)
+    message = str(refused.value)
+    assert len(message) < 1000  # a chat message holds 4,096 characters; escaping may grow it
+    assert "…" in message
