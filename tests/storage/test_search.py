@@ -7,8 +7,9 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
 
+from storage.catalog import search
 from storage.catalog.arxiv_source import PaperData
 from storage.catalog.search import search_papers
 from storage.catalog.store import store_paper
@@ -177,3 +178,109 @@ async def test_a_page_costs_one_statement_or_two(db: Database) -> None:
         found = await _titles(db, "sparse kernels", limit=5, offset=10)
     assert found == ["Sparse Kernels for Problem 11", "Sparse Kernels for Problem 12"]
     assert len(sent) <= 2
+
+
+# Rare phrases of common words: the papers holding the rarer words, matched again in memory.
+GENERATED = [
+    (f"2301.{n:05d}", f"{lead} {kind} {what}", [f"Author {n}"])
+    for n, (lead, kind, what) in enumerate(
+        (
+            (lead, kind, what)
+            for lead in ("Transformer-based", "Score-based", "Graph-based")
+            for kind in ("Convex", "Sparse", "Deep", "Robust")
+            for what in ("Inference", "Kernels", "Networks", "Pruning")
+        ),
+        start=1,
+    )
+] + [
+    ("2302.00001", "Convex Inference for Transformer-based Models", ["Ada Lovelace"]),
+    ("2302.00002", "Transformer-based Models of Convex Inference", ["Convex Smith"]),
+    ("2302.00003", "Networks: Transformer-based Residual Networks", ["Kaiming He"]),
+]
+CASES: list[tuple[str, dict[str, Any]]] = [
+    ("transformer-based convex inference", {}),
+    ("Transformer based convex", {"limit": 3}),
+    ("convex inference", {}),
+    ("transformer based residual networks", {}),
+    ("residual networks", {}),
+    ("recurrent neural networks", {}),
+    ("the identity mappings of residual networks", {}),
+    ("deep residual networks", {}),
+    ("graph based deep", {"limit": 5, "offset": 2}),
+    ("score based", {"limit": 20, "offset": 10}),
+    ("kaiming he", {}),
+    ("convex smith", {}),
+    ("networks", {"limit": 4}),
+    ("attention is all you need", {}),
+    ("wide residual", {"with_summaries": True}),
+    ("residual networks", {"with_summaries": True}),
+]
+
+
+async def _pages(db: Database) -> list[list[str]]:
+    return [await _titles(db, words, **kwargs) for words, kwargs in CASES]
+
+
+async def test_the_rarer_words_papers_matched_again_are_found_alike(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scanning some of the words and matching their papers again in memory finds the same
+    papers in the same order as the phrase's own scan, whichever words are scanned."""
+    if db.dialect != "sqlite":
+        pytest.skip("FTS5 only")
+    ids = await _store(db, [*PAPERS, *GENERATED])
+    async with db.transaction() as session:
+        moderator = await ensure_user(session, 1, username="mod", admins=frozenset({1}))
+        body = seed_paper("Deep Residual").summary
+        for title in ("Identity Mappings in Deep Residual Networks", "Wide Residual Networks"):
+            await submit_summary(session, moderator, ids[title], body, moderated=True, channels=())
+    expected = await _pages(db)  # a small catalog: the usual statement
+    assert expected[0][0] == "Transformer-based Convex Inference"
+    for scanned in (slice(None), slice(-1, None), slice(0, 1)):
+
+        def rare(self: object, plan: Any, now: float, scanned: slice = scanned) -> list[str]:
+            return list(plan.content[scanned])
+
+        monkeypatch.setattr(search._Densities, "rare", rare)
+        with _statements(db) as sent:
+            assert await _pages(db) == expected
+        assert sum("MATERIALIZED" in sql for sql in sent) == len(CASES)
+
+
+async def test_too_many_candidates_fall_back_to_the_phrase(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("FTS5 only")
+    await _store(db, [*PAPERS, *GENERATED])
+    expected = await _pages(db)
+    monkeypatch.setattr(search._Densities, "rare", lambda self, plan, now: list(plan.content))
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    with _statements(db) as sent:
+        assert await _pages(db) == expected
+    assert any("MATERIALIZED" in sql for sql in sent)  # the candidates' number, then
+    assert any("phrase AS" in sql for sql in sent)  # the usual statement
+
+
+async def test_the_in_memory_match_reads_text_as_the_catalog_does(db: Database) -> None:
+    if db.dialect != "sqlite":
+        pytest.skip("FTS5 only")
+    async with db.engine.connect() as conn:
+        sql = await conn.scalar(text("SELECT sql FROM sqlite_master WHERE name = 'papers_fts'"))
+    assert f"tokenize='{search._TOKENIZE}'" in sql
+
+
+async def test_densities_read_before_the_search_find_the_same_pages(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a large catalog a new word's density is read first, by a statement of its own."""
+    if db.dialect != "sqlite":
+        pytest.skip("FTS5 only")
+    await _store(db, [*PAPERS, *GENERATED])
+    expected = await _pages(db)
+    monkeypatch.setattr(search, "_LARGE", 0)
+    monkeypatch.setattr(search, "_MATCH", 0)  # the candidates whenever they may serve
+    with _statements(db) as sent:
+        assert await _pages(db) == expected
+    assert any("OFFSET 63" in sql and "phrase" not in sql for sql in sent)
+    assert any("MATERIALIZED" in sql for sql in sent)
