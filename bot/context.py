@@ -138,20 +138,15 @@ def already_shows(context: BotContext, message: Message, content: tuple[str | No
     the second one to do nothing. One user's updates run in order (`PerUserOrder`), so the
     first press has recorded its edit by then.
     """
-    if _shown(context).get((message.chat.id, message.message_id)) == content:
-        return True
-    remember_shown(context, message, content)
-    return False
-
-
-def remember_shown(context: BotContext, message: Message, content: tuple[str | None, Any]) -> None:
-    """Note that `message` now shows `content` (sent or edited by this bot), for a while."""
     shown = _shown(context)
     key = (message.chat.id, message.message_id)
+    if shown.get(key) == content:
+        return True
     shown[key] = content
     shown.move_to_end(key)
     while len(shown) > REMEMBERED_MESSAGES:
         shown.popitem(last=False)
+    return False
 
 
 def shown_content(context: BotContext, message: Message) -> tuple[str | None, Any]:
@@ -237,24 +232,17 @@ async def reply(
     html: str,
     keyboard: InlineKeyboardMarkup | None = None,
 ) -> Message:
-    """Send an HTML message to the chat the update came from.
-
-    A message with buttons is remembered as sent, so that a press asking it to show what it
-    already shows (the page it is on, say) edits nothing.
-    """
+    """Send an HTML message to the chat the update came from."""
     chat = update.effective_chat
     if chat is None:
         raise RuntimeError("update has no chat to reply to")
-    message = await context.bot.send_message(
+    return await context.bot.send_message(
         chat.id,
         html,
         parse_mode=ParseMode.HTML,
         reply_markup=keyboard,
         link_preview_options=NO_PREVIEW,
     )
-    if keyboard is not None:
-        remember_shown(context, message, (html, keyboard))
-    return message
 
 
 P = ParamSpec("P")

@@ -93,22 +93,6 @@ async def test_paper_with_summaries_best_first_and_paging(
     assert answer == "There are no more summaries of this paper."
 
 
-async def test_a_press_for_the_page_already_shown_edits_nothing(
-    chat: Chat, db: Database, catalog: Catalog
-) -> None:
-    body = restore_blocks(seed_paper("Deep Residual").summary)
-    for n in range(2):
-        await _publish(db, catalog, "1512.03385", 100 + n, body + f"\n\nTake {n}.")
-    ada = chat.emu.add_user("Ada", "ada")
-    [view] = await chat.say(ada, "/paper 1512.03385")  # on the first page, freshly sent
-    shown = view.text
-    paper_id = (view.buttons[-1][0].callback_data or "").split(":")[1]
-    errors = len(chat.emu.errors)
-    await chat.press_data(ada, view, f"pg:{paper_id}:0", forge=True)  # the page it is on
-    assert chat.emu.errors[errors:] == [], "Telegram refuses an edit that changes nothing"
-    assert view.text == shown
-
-
 async def test_the_stored_render_is_shown_only_when_the_renderer_made_it(
     chat: Chat, db: Database, catalog: Catalog
 ) -> None:
