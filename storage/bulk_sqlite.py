@@ -5,10 +5,11 @@ importing process), on its own stdlib ``sqlite3`` connection, so the rows never 
 or an event loop. The importer lets one batch at a time write, in input order.
 
 In the batch's transaction (``BEGIN IMMEDIATE``: SQLite's write lock from the start) the
-papers already stored, and the DOIs other papers hold, are looked up; the FTS5 insert
-trigger, which would index row by row, is dropped, the new rows inserted, indexed with one
-``INSERT INTO papers_fts ... SELECT``, and the trigger re-created from its stored SQL
-(SQLite's DDL is transactional, so no other connection ever sees it missing).
+papers already stored, and the DOIs other papers hold, are looked up (unless the batch before
+found none: then the unique indexes tell, see `Writer.store`); the FTS5 insert trigger, which
+would index row by row, is dropped, the new rows inserted, indexed with one ``INSERT INTO
+papers_fts ... SELECT``, and the trigger re-created from its stored SQL (SQLite's DDL is
+transactional, so no other connection ever sees it missing).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +95,7 @@ class Writer:
             self._conn.execute(pragma)
         pages = 0 if target.checkpointed else _AUTOCHECKPOINT_PAGES
         self._conn.execute(f"PRAGMA wal_autocheckpoint = {pages}")
+        self._fresh = True  # no batch found a stored paper or DOI yet
 
     def _known(self, column: str, values: list[str]) -> set[str]:
         if not values:
@@ -101,22 +104,49 @@ class Writer:
         return {value for (value,) in self._conn.execute(query, (json.dumps(values),))}
 
     def store(self, rows: list[tuple[Any, ...]]) -> Stored:
-        """Insert the new papers among `rows` (`COLUMNS` order, driver values), committed."""
+        """Insert the new papers among `rows` (`COLUMNS` order, driver values), committed.
+
+        While batches find none of their papers or DOIs stored (a fresh import), the next
+        is inserted without looking them up (a tenth of the transaction's work): the unique
+        indexes refuse a stored one, and then the batch is rolled back and stored again
+        with the lookups. Either way the same rows are stored, with the same counts.
+        """
+        if self._fresh:
+            stored = Stored()
+            rows_in = new_rows(rows, set(), stored)  # the batch's own repeats only
+            drop_taken_dois(rows_in, set(), stored)
+            try:
+                stored.inserted = self._transaction(lambda: rows_in)
+            except sqlite3.IntegrityError:  # a paper or DOI is stored: look them up
+                self._fresh = False
+            else:
+                return stored
         stored = Stored()
+
+        def looked_up() -> list[tuple[Any, ...]]:
+            known = self._known("arxiv_id", [row[0] for row in rows])
+            fresh = new_rows(rows, known, stored)
+            taken = self._known("doi", [row[_DOI] for row in fresh if row[_DOI]])
+            self._fresh = not known and not taken
+            drop_taken_dois(fresh, taken, stored)  # (adds this batch's DOIs to `taken`)
+            return fresh
+
+        stored.inserted = self._transaction(looked_up)
+        return stored
+
+    def _transaction(self, new: Callable[[], list[tuple[Any, ...]]]) -> int:
+        """Insert the rows `new` returns, in one transaction (which holds the write lock)."""
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            fresh = new_rows(rows, self._known("arxiv_id", [row[0] for row in rows]), stored)
-            if fresh:
-                dois = [row[_DOI] for row in fresh if row[_DOI]]
-                drop_taken_dois(fresh, self._known("doi", dois), stored)
-                self._insert(fresh)
+            rows = new()
+            if rows:
+                self._insert(rows)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        stored.inserted = len(fresh)
-        return stored
+        return len(rows)
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self._conn
@@ -128,8 +158,7 @@ class Writer:
             return
         (first,) = conn.execute("SELECT coalesce(max(id), 0) FROM papers").fetchone()
         conn.execute(f"DROP TRIGGER {_FTS_TRIGGER}")
-        # The arxiv ids were checked inside this transaction, which holds the write lock,
-        # so the inserts cannot conflict, and the ids above `first` are this batch's.
+        # This transaction holds the write lock, so the ids above `first` are this batch's.
         conn.executemany(self.target.insert, rows)
         conn.execute(
             "INSERT INTO papers_fts(rowid, title, authors) "
@@ -149,9 +178,10 @@ class Checkpointer:
     SQLite's automatic checkpoint runs in the commit that fills the WAL, so the batch's
     writer waits for it to copy ~64 MiB into the database file and sync both files. Here
     `start` copies what is committed in the background (``PASSIVE``: writers go on
-    appending), and `drain`, between two batches, copies the little left, after which the
-    next writer starts the WAL over from its beginning (so it stays small). Both sync the
-    files as SQLite's own checkpoints do (``synchronous = NORMAL``).
+    appending; the importer starts one every few batches, so that a page several batches
+    rewrote is copied once), and `drain`, between two batches, copies the little left,
+    after which the next writer starts the WAL over from its beginning (so it stays small).
+    Both sync the files as SQLite's own checkpoints do (``synchronous = NORMAL``).
     """
 
     def __init__(self, path: str) -> None:

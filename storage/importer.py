@@ -24,12 +24,13 @@ import starts). A parser reads its byte range of the file itself. On SQLite it a
 its batch, on its own connection (`storage.bulk_sqlite`), when this process lets it: one
 batch at a time, in input order, while the other parsers parse; so the rows never cross a
 pipe, and this process only keeps count and copies the WAL into the database file beside
-the writers (`storage.bulk_sqlite.Checkpointer`), not inside their commits, all of it before
-the import returns. ``synchronous`` stays ``NORMAL``: a crash of the import loses only the
-batch in progress, a power cut at most the batches since the last checkpoint, and neither
-corrupts the database; running the import again adds what is missing. On PostgreSQL the
-parsed rows come back to this process and go in through SQLAlchemy (``ON CONFLICT DO
-NOTHING``); the insert computes ``search_vector``.
+the writers (`storage.bulk_sqlite.Checkpointer`), not inside their commits, every few batches
+(a page that several of them rewrite is copied once), all of it before the import returns.
+``synchronous`` stays ``NORMAL``: a crash of the import loses only the batch in progress, a
+power cut at most the batches since the last checkpoint (a few), and neither corrupts the
+database; running the import again adds what is missing. On PostgreSQL the parsed rows come
+back to this process and go in through SQLAlchemy (``ON CONFLICT DO NOTHING``); the insert
+computes ``search_vector``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ MAX_ERRORS_KEPT = MAX_ERRORS  # per import, as per chunk
 _DOI = ROW.index("doi")
 # Batches between two drained checkpoints (so the WAL starts over): ~120 MiB of snapshot.
 _DRAIN_EVERY = 20
+# Batches between two checkpoints in the background: a page that several batches rewrite (the
+# DOI index's leaves: over a third of a batch's WAL) is copied once for them all, not once each.
+# The last few batches before a drain each start one, so the drain, which the next writer
+# waits for, has little left to copy.
+_CHECKPOINT_EVERY = 5
+_CLOSE_TO_DRAIN = 3
 
 
 @dataclass
@@ -251,16 +258,16 @@ async def _loaded(
 
     In `workers` processes, a few chunks ahead, each storing its own when let go (one at a
     time); else parsed and stored one by one in a thread. A `Checkpointer` copies the WAL
-    into the database file meanwhile, and all of it at the end: the import is on disk when
-    it says it is done.
+    into the database file meanwhile (every few batches), and all of it at the end: the
+    import is on disk when it says it is done.
     """
     target = replace(target, checkpointed=True)
     checkpoints = Checkpointer(target.path)
     ahead = list(islice(chunks, 2))
     if workers and len(ahead) > 1:  # a single chunk is parsed without starting processes
-        batches = _by_processes(chain(ahead, chunks), target, workers, checkpoints)
+        batches = _by_processes(chain(ahead, chunks), target, workers)
     else:
-        batches = _by_thread(chain(ahead, chunks), target, checkpoints)
+        batches = _by_thread(chain(ahead, chunks), target)
     try:
         async with aclosing(batches):
             written = 0
@@ -269,28 +276,30 @@ async def _loaded(
                 written += 1
                 if written % _DRAIN_EVERY == 0:  # between two batches: the WAL starts over
                     await checkpoints.drain()
+                elif (
+                    written % _CHECKPOINT_EVERY == 0
+                    or written % _DRAIN_EVERY >= _DRAIN_EVERY - _CLOSE_TO_DRAIN
+                ):
+                    checkpoints.start()  # what the batches so far wrote, while the next writes
         await checkpoints.drain()
     finally:
         checkpoints.close()
 
 
-async def _by_thread(
-    chunks: Iterator[Chunk], target: Target, checkpoints: Checkpointer
-) -> AsyncGenerator[Loaded, None]:
+async def _by_thread(chunks: Iterator[Chunk], target: Target) -> AsyncGenerator[Loaded, None]:
     """Each chunk parsed and stored in a thread of this process."""
     loop = asyncio.get_running_loop()
     writer = Writer(target)
     with ThreadPoolExecutor(1, thread_name_prefix="snapshot") as thread:
         try:
             for chunk in chunks:
-                checkpoints.start()
                 yield await loop.run_in_executor(thread, load, writer, chunk)
         finally:
             await loop.run_in_executor(thread, writer.close)
 
 
 async def _by_processes(
-    chunks: Iterator[Chunk], target: Target, workers: int, checkpoints: Checkpointer
+    chunks: Iterator[Chunk], target: Target, workers: int
 ) -> AsyncGenerator[Loaded, None]:
     """The chunks sent to `workers` processes, a few ahead, each let store its own in turn."""
     processes = await ParserProcesses.start(workers)
@@ -300,7 +309,6 @@ async def _by_processes(
         while pending:
             index, future = pending[0]
             processes.go(index)
-            checkpoints.start()  # what the batches before this one wrote, while it writes
             loaded = await future
             pending.popleft()
             if (chunk := next(chunks, None)) is not None:

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import Text, func, insert, select
 
+from storage.bulk_sqlite import Writer
 from storage.catalog.refs import parse_reference
 from storage.catalog.store import find_paper, search_papers
 from storage.db import Database
@@ -410,5 +411,80 @@ async def test_an_sqlite_database_in_memory_is_refused() -> None:
     try:
         with pytest.raises(RuntimeError, match="database file"):
             await import_snapshot(db, [RESNET])
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_a_stored_paper_or_doi_part_way_through_a_batch(
+    db: Database, tmp_path: Path, workers: int
+) -> None:
+    """Batches after fresh ones meet a stored paper, then a stored DOI, part-way: all is kept."""
+
+    def paper(n: int, doi: str | None) -> str:
+        return json.dumps(
+            json.loads(RESNET) | {"id": f"1605.{n:05d}", "title": f"Graph walks {n}", "doi": doi}
+        )
+
+    held = json.dumps(json.loads(RESNET) | {"doi": "10.1/held"})
+    await import_snapshot(db, [paper(65, None), held], workers=0)
+    path = tmp_path / "snapshot.json"
+    path.write_text(
+        "".join(paper(n, "10.1/HELD" if n == 180 else f"10.2/{n}") + "\n" for n in range(1, 201)),
+        encoding="utf-8",
+    )
+    report = await import_snapshot(db, path, batch=40, workers=workers)
+    assert (report.inserted, report.existing, report.doi_conflicts) == (199, 1, 1)
+
+    async with db.engine.connect() as conn:
+        result = await conn.execute(
+            select(Paper.arxiv_id, Paper.doi)
+            .where(Paper.arxiv_id.like("1605.%"))
+            .order_by(Paper.id)
+        )
+        stored = [tuple(row) for row in result]
+    order = [65, *range(1, 65), *range(66, 201)]  # ids in input order, the stored one first
+    assert stored == [(f"1605.{n:05d}", None if n in (65, 180) else f"10.2/{n}") for n in order]
+    async with db.sessions() as session:
+        assert len(await search_papers(session, "graph walks", limit=400)) == 200
+        [paper_180] = await search_papers(session, "graph walks 180")
+        assert paper_180.arxiv_id == "1605.00180"
+        [holder] = await search_papers(session, "deep residual")
+        assert holder.doi == "10.1/held"
+    if db.dialect == "sqlite":
+        async with db.engine.connect() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO papers_fts(papers_fts) VALUES ('integrity-check')"
+            )
+
+
+async def test_batches_are_looked_up_only_after_one_met_stored_papers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh batch is stored without lookups; after one meets a stored paper, until one
+    finds none stored again, they are looked up (the writer runs here with workers=0)."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'lookups.db'}")
+    looked_up: list[str] = []
+    known = Writer._known
+
+    def spy(self: Writer, column: str, values: list[str]) -> set[str]:
+        looked_up.extend(values[:1] if column == "arxiv_id" else [])
+        return known(self, column, values)
+
+    monkeypatch.setattr(Writer, "_known", spy)
+    try:
+        await db.upgrade()
+        await import_snapshot(db, [RESNET.replace("1512.03385", "1606.00025")], workers=0)
+        assert looked_up == []
+        lines = [
+            RESNET.replace("1512.03385", f"1606.{n:05d}").replace(
+                '"doi": null', f'"doi": "10.3/{n}"'
+            )
+            for n in range(1, 101)
+        ]
+        report = await import_snapshot(db, lines, batch=20, workers=0)
+        assert (report.inserted, report.existing) == (99, 1)
+        # Batch 2 (21-40) met 25, and was looked up; so was batch 3, which found none.
+        assert looked_up == ["1606.00021", "1606.00041"]
     finally:
         await db.dispose()
