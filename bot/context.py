@@ -25,6 +25,7 @@ from telegram.ext import Application, BaseUpdateProcessor, CallbackContext, ExtB
 from bot.actors import Actors
 from bot.ratelimit import RateLimiter
 from config import Settings
+from markup.split import telegram_text
 from storage.catalog.arxiv_source import SourceUnavailable
 from storage.catalog.refs import MalformedReference
 from storage.catalog.service import Catalog
@@ -123,25 +124,26 @@ class PerUserOrder(BaseUpdateProcessor):
 
 
 def _shown(context: BotContext) -> OrderedDict[tuple[int, int], tuple[str | None, Any]]:
-    """This bot's last edit of each recent message: (text, keyboard)."""
+    """This bot's last edit of each recent message: (text as shown, keyboard)."""
     shown: OrderedDict[tuple[int, int], tuple[str | None, Any]]
     shown = context.bot_data.setdefault("shown", OrderedDict())
     return shown
 
 
 def already_shows(context: BotContext, message: Message, content: tuple[str | None, Any]) -> bool:
-    """Whether this bot last made `message` show `content`; if not, remember that it now does.
+    """Whether `message` shows `content` already; if not, remember that it now will.
 
-    `content` is the message's (text, keyboard). Telegram refuses an edit that changes
-    nothing ("message is not modified"). A double tap sends two presses that both carry the
-    message as it was before the first edit, so only memory of our own last edit can tell
-    the second one to do nothing. One user's updates run in order (`PerUserOrder`), so the
-    first press has recorded its edit by then.
+    `content` is the message's (text as Telegram shows it, keyboard). Telegram refuses an
+    edit that changes nothing ("message is not modified"). A double tap sends two presses
+    that both carry the message as it was before the first edit, so only memory of our own
+    last edit can tell the second one to do nothing; a message this bot has not edited
+    lately shows what the update carries. One user's updates run in order
+    (`PerUserOrder`), so the first press has recorded its edit by then.
     """
+    if shown_content(context, message) == content:
+        return True
     shown = _shown(context)
     key = (message.chat.id, message.message_id)
-    if shown.get(key) == content:
-        return True
     shown[key] = content
     shown.move_to_end(key)
     while len(shown) > REMEMBERED_MESSAGES:
@@ -166,7 +168,7 @@ async def remove_keyboard(update: Update, context: BotContext) -> None:
     message = query.message if query is not None else None
     if query is None or not isinstance(message, Message) or message.reply_markup is None:
         return
-    if already_shows(context, message, (message.text, None)):
+    if already_shows(context, message, (shown_content(context, message)[0], None)):
         return
     try:
         await query.edit_message_reply_markup(None)
@@ -181,7 +183,7 @@ async def edit_or_reply(
     """Show `html` in place of the pressed message; a new message if that one cannot change."""
     query = update.callback_query
     if query is not None and isinstance(query.message, Message):
-        if already_shows(context, query.message, (html, keyboard)):
+        if already_shows(context, query.message, (telegram_text(html), keyboard)):
             return
         try:
             await query.edit_message_text(

@@ -28,12 +28,13 @@ import grapheme
 
 from markup.length import utf16_length
 
-__all__ = ["split_html", "telegram_length"]
+__all__ = ["split_html", "telegram_length", "telegram_text"]
 
 _TOKEN = re.compile(
     r"<[^<>]*>|&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{0,31});|[^<&]|[<&]",
     re.S,
 )
+_ANY_TAG = re.compile(r"<[^<>]*>")
 _TAG_NAME = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
 _SENTENCE_END = frozenset(".!?…")
 _SEPARATOR_RANKS = (5, 4, 3, 2)  # blank line, line, sentence, word
@@ -69,6 +70,11 @@ def _units(html: str) -> list[_Unit]:
 def telegram_length(html: str) -> int:
     """Length of Telegram HTML as Telegram counts it: UTF-16 units of the text without tags."""
     return sum(unit.size for unit in _units(html))
+
+
+def telegram_text(html: str) -> str:
+    """The text Telegram shows for `html`: without tags, entities replaced, ends trimmed."""
+    return htmllib.unescape(_ANY_TAG.sub("", html)).strip()
 
 
 def _apply(stack: list[_Unit], unit: _Unit) -> None:

@@ -450,3 +450,24 @@ async def test_fixed_bug_votes_pressed_in_a_row_show_the_final_score(
         assert chat.emu.errors == []
         assert view.buttons[0][0].text == "👍", "withdrawn: no score shown"
         chat.emu.calls.clear()  # so the session's own check does not fail the teardown
+
+
+async def test_fixed_bug_first_page_pressed_on_a_card_just_sent(
+    db: Database, catalog: Catalog
+) -> None:
+    """A forged "page 1" on a card the bot sent (never edited): it shows that page already."""
+    paper, ref = await new_paper(db, "A paper with two summaries")
+    async with db.transaction() as session:
+        for author_id in (201, 202):
+            author = await ensure_user(session, author_id, display_name=f"Author {author_id}")
+            await submit_summary(session, author, paper.id, BODY, moderated=False, channels=())
+    async with bot_session(db, catalog, settings_for(db, admins=frozenset({MODERATOR_ID}))) as chat:
+        ada = chat.emu.add_user("Ada", "ada")
+        [card] = await chat.say(ada, f"/paper {ref}")
+        shown = (card.text, card.callback_data)
+        await chat.press_data(ada, card, f"pg:{paper.id}:0", forge=True)
+        assert chat.emu.errors == [], "no edit that changes nothing"
+        assert (card.text, card.callback_data) == shown and len(card.history) == 0
+        # a page the card does not show is still turned to
+        await chat.press_data(ada, card, f"pg:{paper.id}:1", forge=True)
+        assert "2 of 2" in (card.text or "") and chat.emu.errors == []
