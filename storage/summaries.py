@@ -276,6 +276,9 @@ _VOTE_STATE = (
         )
     )
     .where(_SUMMARIES.c.id == bindparam("summary"))
+    # PostgreSQL: votes on one summary take turns, so each rescore sums the others' committed
+    # votes (else two at once may each miss the other's). SQLite serialises writers anyway.
+    .with_for_update(of=_SUMMARIES)
 )
 _THIS_VOTE = (_VOTES.c.summary_id == bindparam("summary")) & (
     _VOTES.c.user_id == bindparam("voter")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy import select, update
 
@@ -249,6 +251,27 @@ async def test_votes_one_per_user_changeable_not_own(db: Database, catalog: Cata
             (None, 2),
         ], "best voted first; past the last, no summary but the count"
         assert pages[0] and pages[0].summary and pages[0].summary.author.id == users["alice"].id
+
+
+async def test_votes_at_once_on_one_summary_all_count(db: Database, catalog: Catalog) -> None:
+    users = await _users(db)
+    zhang = await _paper_id(catalog, "1611.03530")
+    body = seed_paper("Understanding").summary
+    async with db.transaction() as session:
+        a = await submit_summary(session, users["alice"], zhang, body, moderated=False, channels=())
+
+    async def vote_alone(voter: User) -> int:
+        async with db.transaction() as session:
+            return (await vote(session, voter, a.id, 1)).score
+
+    async with db.transaction() as session:
+        assert (await vote(session, users["bob"], a.id, 1)).score == 1
+        second = asyncio.create_task(vote_alone(users["carol"]))
+        await asyncio.sleep(0.3)  # it reaches the summary while this vote is not committed
+        assert not second.done(), "the second vote waits for the first"
+    assert await second == 2
+    async with db.sessions() as session:
+        assert await session.scalar(select(Summary.score).where(Summary.id == a.id)) == 2
 
 
 async def test_banned_users_cannot_submit_or_vote(db: Database, catalog: Catalog) -> None:
