@@ -226,8 +226,8 @@ def build_application(
         .token(token)
         .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(PerUserOrder(64))
-        .request(AiohttpRequest(pool_size=64))
-        .get_updates_request(AiohttpRequest(pool_size=1))
+        .request(AiohttpRequest(pool_size=64, secret=token))
+        .get_updates_request(AiohttpRequest(pool_size=1, secret=token))
     )
     if base_url:
         builder = builder.base_url(base_url)

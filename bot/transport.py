@@ -7,7 +7,8 @@ request); on aiohttp the same call costs 0.7 ms either way (bench/bench_transpor
 Everything above the transport (building the call, reading the answer, errors, retries, the
 rate limiter) is python-telegram-bot's own, unchanged.
 
-Errors name the failure without the URL: the URL holds the bot's token.
+Errors never quote the bot's token: a Bot API path is cut to ``/bot<token>``, and the token
+itself is replaced wherever else it appears (a ``base_url`` of another shape may hold it).
 """
 
 from __future__ import annotations
@@ -45,15 +46,22 @@ def _total(*parts: float | None) -> float | None:
     return None if any(p is None for p in parts) else sum(p for p in parts if p is not None)
 
 
-def redact(text: str) -> str:
-    """`text` with any Bot API path (``/bot<token>/...``) reduced to ``/bot<token>``."""
-    return TOKEN_IN_URL.sub("/bot<token>", text)
+def redact(text: str, secret: str = "") -> str:
+    """`text` with any Bot API path (``/bot...``) cut to ``/bot<token>``, and `secret` hidden."""
+    text = TOKEN_IN_URL.sub("/bot<token>", text)
+    return text.replace(secret, "<token>") if secret else text
 
 
 class AiohttpRequest(BaseRequest):
-    """A `BaseRequest` on one aiohttp session with up to `pool_size` connections."""
+    """A `BaseRequest` on one aiohttp session with up to `pool_size` connections.
 
-    def __init__(self, pool_size: int = 64, read_timeout: float | None = READ_TIMEOUT) -> None:
+    `secret` (the bot's token) is hidden in every error this raises.
+    """
+
+    def __init__(
+        self, pool_size: int = 64, read_timeout: float | None = READ_TIMEOUT, secret: str = ""
+    ) -> None:
+        self._secret = secret
         self._pool_size = pool_size
         self._read_timeout = read_timeout
         self._session: aiohttp.ClientSession | None = None
@@ -132,7 +140,7 @@ class AiohttpRequest(BaseRequest):
                 f"Telegram did not answer in time ({type(exc).__name__})"
             )
         except aiohttp.ClientError as exc:
-            error = NetworkError(f"aiohttp.{type(exc).__name__}: {redact(str(exc))}")
+            error = NetworkError(f"aiohttp.{type(exc).__name__}: {redact(str(exc), self._secret)}")
         # Raised here, outside the handlers, so that aiohttp's exception (which may quote the
         # URL, token included) is neither its __cause__ nor its hidden __context__.
         raise error

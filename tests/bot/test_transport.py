@@ -286,16 +286,24 @@ async def test_refused_connection_is_a_network_error_without_the_token() -> None
     assert_no_token(error)
 
 
-async def test_errors_that_quote_the_url_are_redacted() -> None:
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (f"ftp://127.0.0.1/bot{PRIVATE_TOKEN}/getMe", "/bot<token>/getMe"),
+        # python-telegram-bot also takes a base_url with the token anywhere (``{token}``)
+        (f"ftp://gateway.example/tg/{PRIVATE_TOKEN}/getMe", "/tg/<token>/getMe"),
+    ],
+)
+async def test_errors_that_quote_the_url_are_redacted(url: str, shown: str) -> None:
     """aiohttp puts the URL in some errors (here a scheme it cannot speak)."""
-    request = AiohttpRequest()
+    request = AiohttpRequest(secret=PRIVATE_TOKEN)
     await request.initialize()
     try:
         with pytest.raises(NetworkError) as raised:
-            await request.post(f"ftp://127.0.0.1/bot{PRIVATE_TOKEN}/getMe")
+            await request.post(url)
     finally:
         await request.shutdown()
-    assert "/bot<token>/getMe" in raised.value.message
+    assert shown in raised.value.message
     assert_no_token(raised.value)
 
 
