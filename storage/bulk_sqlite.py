@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -112,41 +111,34 @@ class Writer:
         with the lookups. Either way the same rows are stored, with the same counts.
         """
         if self._fresh:
-            stored = Stored()
-            rows_in = new_rows(rows, set(), stored)  # the batch's own repeats only
-            drop_taken_dois(rows_in, set(), stored)
             try:
-                stored.inserted = self._transaction(lambda: rows_in)
-            except sqlite3.IntegrityError:  # a paper or DOI is stored: look them up
-                self._fresh = False
-            else:
-                return stored
-        stored = Stored()
+                return self._store(rows, look_up=False)
+            except sqlite3.IntegrityError as exc:  # a paper or DOI is stored: look them up
+                if exc.sqlite_errorcode != sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+                    raise
+        return self._store(rows, look_up=True)
 
-        def looked_up() -> list[tuple[Any, ...]]:
-            known = self._known("arxiv_id", [row[0] for row in rows])
-            fresh = new_rows(rows, known, stored)
-            taken = self._known("doi", [row[_DOI] for row in fresh if row[_DOI]])
-            self._fresh = not known and not taken
-            drop_taken_dois(fresh, taken, stored)  # (adds this batch's DOIs to `taken`)
-            return fresh
-
-        stored.inserted = self._transaction(looked_up)
-        return stored
-
-    def _transaction(self, new: Callable[[], list[tuple[Any, ...]]]) -> int:
-        """Insert the rows `new` returns, in one transaction (which holds the write lock)."""
+    def _store(self, rows: list[tuple[Any, ...]], look_up: bool) -> Stored:
+        """`store`, in one transaction (which holds the write lock from its start)."""
         conn = self._conn
+        stored = Stored()
         conn.execute("BEGIN IMMEDIATE")
         try:
-            rows = new()
-            if rows:
-                self._insert(rows)
+            known = self._known("arxiv_id", [row[0] for row in rows]) if look_up else set()
+            fresh = new_rows(rows, known, stored)  # (without look-ups: the batch's repeats)
+            dois = [row[_DOI] for row in fresh if row[_DOI]]
+            taken = self._known("doi", dois) if look_up else set()
+            self._fresh = not known and not taken
+            drop_taken_dois(fresh, taken, stored)  # (adds this batch's DOIs to `taken`)
+            if fresh:
+                self._insert(fresh)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # (SQLite rolls back itself on some errors, a full disk)
+                conn.execute("ROLLBACK")
             raise
-        return len(rows)
+        stored.inserted = len(fresh)
+        return stored
 
     def _insert(self, rows: list[tuple[Any, ...]]) -> None:
         conn = self._conn
