@@ -93,18 +93,41 @@ async def _bulk(db: Database, model: type[Base], rows: list[dict[str, object]]) 
             await conn.execute(insert(model), rows[start : start + 20_000])
 
 
-async def reset_postgres(url: str) -> None:
-    """Recreate the public schema (the database is one the caller may wipe)."""
+@dataclass(frozen=True)
+class Target:
+    """Where one fixture lives: a database URL, and on PostgreSQL a schema of its own."""
+
+    url: str
+    schema: str = ""
+
+    def database(self) -> Database:
+        """A `Database` on this target (its schema first on the search path)."""
+        if not self.schema:
+            return Database(self.url)
+        return Database(self.url, connect_args={"server_settings": {"search_path": self.schema}})
+
+
+async def reset_postgres(url: str, schemas: tuple[str, ...], *, create: bool = True) -> None:
+    """Empty the public schema and drop `schemas`, then create them anew if `create`.
+
+    The database is one the caller may wipe.
+    """
     db = Database(url)
     async with db.engine.begin() as conn:
-        await conn.execute(text("DROP SCHEMA public CASCADE"))
-        await conn.execute(text("CREATE SCHEMA public"))
+        for schema in ("public", *schemas):
+            await conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            if create or schema == "public":
+                await conn.execute(text(f"CREATE SCHEMA {schema}"))
     await db.dispose()
 
 
-async def prepare(url: str, *, history: int, free: int) -> Fixture:
-    """Papers, users, `history` posted publications (with attempts), `free` fresh summaries."""
-    db = Database(url)
+async def prepare(target: Target, *, history: int, free: int) -> Fixture:
+    """Papers, users, `history` posted publications (with attempts), `free` fresh summaries.
+
+    On PostgreSQL the tables are then vacuumed and analysed, as autovacuum would soon after a
+    bulk load (else it may do so in the middle of the measurement).
+    """
+    db = target.database()
     await db.upgrade()
     now = datetime.now(UTC)
     await _bulk(
@@ -192,6 +215,9 @@ async def prepare(url: str, *, history: int, free: int) -> Fixture:
                         f"(SELECT coalesce(max(id), 0) + 1 FROM {table_name}), false)"
                     )
                 )
+        async with db.engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text("VACUUM ANALYZE"))
     return Fixture(db, list(range(history_summaries + 1, total + 1)))
 
 
@@ -293,9 +319,9 @@ class Drained:
         ]
 
 
-async def drain(url: str, count: int) -> Drained:
+async def drain(target: Target, count: int) -> Drained:
     """Post `count` due publications, cycle after cycle, counting the database work."""
-    fixture = await prepare(url, history=0, free=count)
+    fixture = await prepare(target, history=0, free=count)
     wire = Wire()
     try:
         await make_due(fixture, count)
@@ -330,14 +356,14 @@ async def cycles(fixture: Fixture, count: int) -> list[float]:
 
 
 async def measure_backend(
-    label: str, urls: tuple[str, str, str], args: argparse.Namespace
+    label: str, targets: tuple[Target, Target, Target], args: argparse.Namespace
 ) -> list[list[object]]:
-    """The three measurements on one backend; `urls` are fresh databases for each."""
+    """The three measurements on one backend; `targets` are fresh and empty, one for each."""
     watch = Stopwatch()
-    drained = await drain(urls[0], args.drain)
+    drained = await drain(targets[0], args.drain)
     rows = [drained.row(label, args.drain)]
-    small = await prepare(urls[1], history=1000, free=10 * (args.cycles + 2))
-    large = await prepare(urls[2], history=args.history, free=10 * (args.cycles + 2))
+    small = await prepare(targets[1], history=1000, free=10 * (args.cycles + 2))
+    large = await prepare(targets[2], history=args.history, free=10 * (args.cycles + 2))
     setup = watch.seconds - drained.seconds
     try:
         await cycles(small, 2)  # warm-up
@@ -380,57 +406,23 @@ async def measure(args: argparse.Namespace) -> int:
     print_machine({"postgresql": postgres_version(pg)} if pg else None)
     watch = Stopwatch()
     workdir = Path(tempfile.mkdtemp(prefix="shortsci-bench-"))
-    rows: list[list[object]] = []
+    headers = ["database", "measure", "result", "target", "verdict"]
     try:
-        urls = tuple(f"sqlite+aiosqlite:///{workdir / name}.db" for name in ("d", "s", "l"))
-        rows += await measure_backend("SQLite", (urls[0], urls[1], urls[2]), args)
+        files = [Target(f"sqlite+aiosqlite:///{workdir / name}.db") for name in ("d", "s", "l")]
+        rows = await measure_backend("SQLite", (files[0], files[1], files[2]), args)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    headers = ["database", "measure", "result", "target", "verdict"]
     print(table(headers, rows), flush=True)
-    if pg:
-        print(table(headers, await measure_postgres(pg, args)))
+    if pg:  # one database, so each fixture in a schema of its own
+        schemas = ("bench_drain", "bench_small", "bench_large")
+        await reset_postgres(pg, schemas)
+        try:
+            fixtures = (Target(pg, schemas[0]), Target(pg, schemas[1]), Target(pg, schemas[2]))
+            print(table(headers, await measure_backend("PostgreSQL", fixtures, args)))
+        finally:
+            await reset_postgres(pg, schemas, create=False)
     print(f"bench wall time {watch.seconds:.0f} s")
     return 0
-
-
-async def measure_postgres(url: str, args: argparse.Namespace) -> list[list[object]]:
-    """PostgreSQL: one database, so the three fixtures live in three schemas in turn."""
-    await reset_postgres(url)
-    rows = [(await drain(url, args.drain)).row("PostgreSQL", args.drain)]
-    results = {}
-    for history in (1000, args.history):  # one database: measured one after the other
-        await reset_postgres(url)
-        fixture = await prepare(url, history=history, free=10 * (args.cycles + 2))
-        try:
-            async with fixture.db.engine.connect() as conn:
-                await conn.execute(text("ANALYZE"))  # autovacuum would, soon after a bulk load
-            await cycles(fixture, 2)
-            results[history] = await cycles(fixture, args.cycles)
-        finally:
-            await fixture.db.dispose()
-    for history, samples in results.items():
-        rows.append(
-            [
-                "PostgreSQL",
-                f"one cycle, 10 due, {history:,}-row history",
-                f"median {statistics.median(samples):.1f} ms, p90 {percentile(samples, 90):.1f} ms",
-                "",
-                "",
-            ]
-        )
-    ratio = statistics.median(results[args.history]) / statistics.median(results[1000])
-    rows.append(
-        [
-            "PostgreSQL",
-            f"cycle {args.history:,} vs 1,000 history (median ratio, not interleaved)",
-            f"{ratio:.2f}x",
-            "<= 1.2x",
-            verdict(ratio <= 1.2),
-        ]
-    )
-    await reset_postgres(url)
-    return rows
 
 
 def main() -> int:
