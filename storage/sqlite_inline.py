@@ -17,11 +17,15 @@ timeout: a statement that finds the database busy before its transaction holds a
 retried after an `asyncio.sleep`, so everything else keeps running meanwhile, for up to
 `BUSY_TIMEOUT` seconds in all, as SQLite's own handler would (then "database is locked", as
 before). A statement that finds it busy after its transaction began cannot be retried (that
-transaction already read or wrote); it fails as it would have.
+transaction already read or wrote) and fails at once; in WAL mode with sqlite3's implicit
+transactions (which begin at the first write) that does not happen, as the first write is
+where the lock is taken. A retry assumes the refused call did nothing, which holds for a
+statement's first step, where SQLite takes its locks (and, in WAL mode, the only step that
+can find the database busy).
 
 Built on aiosqlite (SQLAlchemy's ``sqlite+aiosqlite`` dialect drives it unchanged): only the
-step that hands a call to the thread differs. Opening and closing a connection still use
-aiosqlite's thread.
+step that hands a call to the thread differs. Opening a connection still uses aiosqlite's
+thread; closing runs here, and then stops the thread.
 """
 
 from __future__ import annotations
