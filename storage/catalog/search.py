@@ -17,19 +17,9 @@ those itself:
 
 Matches beyond a pool follow in id order, so every page of a search continues the one
 before. A page is usually one statement: the phrase's matches and, only if they do not fill
-it, those of all the words, each loaded with its paper.
-
-The slow searches are rare phrases of dense words ("Transformer-based Convex Inference",
-with "based" in a quarter of the titles): no LIMIT ends the scan, and FTS5 matches several
-words by reading nearly all their index entries (10-30 ns for each paper holding one), a
-few milliseconds for every dense word. When the phrase's rarer words are expected on few
-enough papers (`CANDIDATES`), a search scans those words only, matches the papers holding
-them again in an in-memory FTS5 table with the catalog's tokenizer, and ranks them as
-above: the same papers in the same order, from a fraction of the reading (two statements:
-the candidates' titles and authors, then the chosen papers). How dense a word is, is read
-from the index (where its 64th match from either end lies) the first time it is searched:
-in passing by the usual statement, or, in a catalog of `_LARGE` papers or more, by a
-statement of its own first; it is kept per database for a while.
+it, those of all the words, each loaded with its paper; a word not searched for a while
+first costs one more, which reads how many papers hold it. A rare phrase of dense words is
+found another way, to the same papers in the same order (`storage.catalog.rare_phrases`).
 
 Reading the last word as a prefix only when nothing holds it whole keeps a finished query
 from paying for a prefix expansion ("for*" is every "for", "forecasting", "formal"...).
@@ -37,23 +27,17 @@ from paying for a prefix expansion ("for*" is every "for", "forecasting", "forma
 
 from __future__ import annotations
 
-import json
-import math
 import re
-import sqlite3
 import string
-import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol, TypeVar
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Executable,
     Integer,
-    Row,
     bindparam,
     column,
     exists,
@@ -65,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.catalog.rare_phrases import SUMMARIZED, Densities, densities, match_again
 from storage.db import on_postgres
 from storage.models import Paper, Summary, SummaryStatus
 
@@ -86,28 +71,9 @@ MIN_PREFIX = 3  # the shortest last word read as a prefix
 _PUNCTUATION = " -:,.;?!()[]'\"/"
 _SQUASH = str.maketrans(string.ascii_uppercase, string.ascii_lowercase, _PUNCTUATION)
 
-_SUMMARIZED = (
-    " AND EXISTS (SELECT 1 FROM summaries WHERE summaries.paper_id = papers_fts.rowid"
-    " AND summaries.status = 'approved')"
-)
-
-# Rare phrases of dense words (see the module's docstring). Costs are counted in index
-# entries read: matching a candidate again (loading its title and authors, indexing them in
-# memory) costs about as much as reading `_MATCH` entries (~7 µs).
-CANDIDATES = 300  # the most papers matched again in memory
-_MATCH = 500
-_GAIN = 1.25  # the phrase's worst cost must be this many times the candidates'
-_RANK = 64  # a word's density: where its 64th match from either end of the ids lies
-_PROBES = 8  # the most words whose density one statement reads
-_LARGE = 10_000  # papers from which new words' densities are read before the search
-_KNOWN_FOR = 600.0  # seconds a density is trusted (the catalog grows)
-_KNOWN_MAX = 50_000  # densities kept per database
-# The catalog's tokenizer (migration 0001): the in-memory table must read text alike.
-_TOKENIZE = "porter unicode61 remove_diacritics 2"
-
 
 @dataclass(frozen=True)
-class _Plan:
+class Plan:
     """One reading of the searched words, as FTS5 queries and what ranking needs."""
 
     phrase: str  # FTS5: the words as a phrase (one word: in the title)
@@ -124,7 +90,7 @@ def _quote(term: str) -> str:
     return f'"{term}"'
 
 
-def _plans(words: str) -> list[_Plan]:
+def _plans(words: str) -> list[Plan]:
     """The words read whole; then, if the last is long enough, it read as a prefix."""
     terms = [t.lower() for t in _TERM.findall(words)]
     if not terms:
@@ -144,17 +110,17 @@ def _plans(words: str) -> list[_Plan]:
     # title or is an author's full name anyway.
     phrase = ("{title}: " if len(terms) == 1 else "") + _quote(" ".join(terms))
     unique = tuple(dict.fromkeys(terms))
-    whole = _Plan(phrase, " ".join(map(_quote, content)), typed, content, unique, compound)
+    whole = Plan(phrase, " ".join(map(_quote, content)), typed, content, unique, compound)
     last = terms[-1]
     if len(last) < MIN_PREFIX:
         return [whole]
     head = [_quote(t) for t in content if t != last]
     unfinished = " ".join([*head, _quote(last) + "*"])
-    return [whole, _Plan(phrase + "*", unfinished, typed, content, unique, compound)]
+    return [whole, Plan(phrase + "*", unfinished, typed, content, unique, compound)]
 
 
 class _Match(Protocol):
-    """What ranking reads of a match: a `Paper`, or a candidate's `_Text`."""
+    """What ranking reads of a match: a `Paper`, or a `rare_phrases.Candidate`."""
 
     @property
     def id(self) -> int: ...
@@ -164,14 +130,6 @@ class _Match(Protocol):
     def authors(self) -> Any: ...
 
 
-class _Text(NamedTuple):
-    """A candidate as ranking reads it (authors decoded as the ORM decodes them)."""
-
-    id: int
-    title: str
-    authors: Any
-
-
 _M = TypeVar("_M", bound=_Match)
 
 
@@ -179,7 +137,7 @@ def _squashed(title: str) -> str:
     return title.translate(_SQUASH)
 
 
-def _phrase_fit(plan: _Plan) -> Callable[[_Match], tuple[bool, int, int]]:
+def _phrase_fit(plan: Plan) -> Callable[[_Match], tuple[bool, int, int]]:
     """Ranks a phrase match: the words as typed ("networks", not "network"), then short."""
 
     def key(paper: _Match) -> tuple[bool, int, int]:
@@ -188,7 +146,7 @@ def _phrase_fit(plan: _Plan) -> Callable[[_Match], tuple[bool, int, int]]:
     return key
 
 
-def _title_fit(plan: _Plan) -> Callable[[_Match], tuple[bool, bool, int, int]]:
+def _title_fit(plan: Plan) -> Callable[[_Match], tuple[bool, bool, int, int]]:
     """Ranks a match: the words as typed in its title, all of them there, then short."""
 
     def key(paper: _Match) -> tuple[bool, bool, int, int]:
@@ -206,8 +164,9 @@ def _sizes(want: int) -> dict[str, int]:
     return {"n": max(want, PHRASE_POOL), "want": want, "pool": WORDS_POOL}
 
 
-def _best(plan: _Plan, phrased: Sequence[_M], found: Sequence[_M], want: int) -> list[_M]:
-    """The best `want` of a plan's matches, from those `_sizes` asks for, in id order."""
+def _best(plan: Plan, phrased: Sequence[_M], found: Sequence[_M], want: int) -> list[_M]:
+    """The best `want` of a plan's matches, best first, from those `_sizes` asks for (the
+    phrase's, then all the words', each in id order)."""
     ranked = sorted(phrased[:PHRASE_POOL], key=_phrase_fit(plan)) + list(phrased[PHRASE_POOL:])
     if len(ranked) >= want:
         return ranked[:want]
@@ -217,131 +176,13 @@ def _best(plan: _Plan, phrased: Sequence[_M], found: Sequence[_M], want: int) ->
     return (ranked + sorted(pool, key=_title_fit(plan)) + rest)[:want]
 
 
-# Densities: how much of its index entry FTS5 reads to match a word --------------------------
-
-
-@dataclass
-class _Densities:
-    """What share of one database's papers hold each word (estimated), for a while."""
-
-    top: int = 0  # the largest paper id when last read
-    known: dict[str, tuple[float, float]] = field(default_factory=dict)  # word: share, until
-    crowded: dict[frozenset[str], float] = field(default_factory=dict)  # words: until
-
-    def share(self, word: str, now: float) -> float | None:
-        found = self.known.get(word)
-        return found[0] if found is not None and found[1] > now else None
-
-    def unknown(self, plan: _Plan, now: float) -> list[str]:
-        """The plan's words whose density is to be read (at most `_PROBES`)."""
-        return [t for t in plan.terms if self.share(t, now) is None][:_PROBES]
-
-    def learn(self, top: int, word: str, first: int | None, last: int | None) -> None:
-        """`first`, `last`: the ids of the word's `_RANK`-th match from either end, if any."""
-        if first is None or last is None:  # fewer matches than that
-            share = _RANK / max(top, _RANK)
-        else:  # the denser end (the catalog's words change over the years)
-            share = max(_RANK / max(first, 1), _RANK / max(top - last + 1, 1))
-        if len(self.known) >= _KNOWN_MAX:
-            self.known.clear()
-        self.top = top
-        self.known[word] = min(share, 1.0), time.monotonic() + _KNOWN_FOR
-
-    def too_many(self, words: list[str]) -> None:
-        """More than `CANDIDATES` papers hold all these words: their scan is not worth it."""
-        if len(self.crowded) >= _KNOWN_MAX:
-            self.crowded.clear()
-        self.crowded[frozenset(words)] = time.monotonic() + _KNOWN_FOR
-
-    def rare(self, plan: _Plan, now: float) -> list[str] | None:
-        """The words to scan for candidates instead of the phrase, if `_GAIN` times cheaper.
-
-        The phrase costs at worst every entry of its words (if it is rare, no LIMIT ends
-        the scan); the candidates, the entries of the words scanned (the rarest first) and
-        `_MATCH` for each paper expected to hold them all (the words of a compound counted
-        once), at most `CANDIDATES` of them.
-        """
-        share: dict[str, float] = {}
-        for word in plan.terms:
-            known = self.share(word, now)
-            if known is None:
-                return None
-            share[word] = known
-        worst = sum(share.values()) * self.top
-        best: tuple[float, list[str]] | None = None
-        read = 0.0
-        narrowest: dict[str, float] = {}  # compound: the smallest share of its words chosen
-        chosen: list[str] = []
-        for word, compound in sorted(
-            zip(plan.content, plan.compound, strict=True), key=lambda c: share[c[0]]
-        ):
-            chosen.append(word)
-            read += share[word] * self.top
-            narrowest[compound] = min(share[word], narrowest.get(compound, 1.0))
-            expected = math.prod(narrowest.values()) * self.top
-            if expected > CANDIDATES or self.crowded.get(frozenset(chosen), 0.0) > now:
-                continue
-            cost = read + _MATCH * expected
-            if best is None or cost < best[0]:
-                best = cost, list(chosen)
-        return best[1] if best is not None and best[0] * _GAIN < worst else None
-
-
-_DENSITIES: weakref.WeakKeyDictionary[Any, _Densities] = weakref.WeakKeyDictionary()
-
-
-def _densities(session: AsyncSession) -> _Densities:
-    """The densities known of the session's database."""
-    bind = session.sync_session.get_bind()
-    engine = getattr(bind, "engine", bind)
-    known = _DENSITIES.get(engine)
-    if known is None:
-        known = _DENSITIES[engine] = _Densities()
-    return known
-
-
-def _measures(probes: int) -> list[str]:
-    """Columns: the largest paper id (top), then for each word :probe<i> the ids of its
-    `_RANK`-th match from either end (first<i>, last<i>)."""
-    nth = (
-        "(SELECT rowid FROM papers_fts WHERE papers_fts MATCH :probe{i}"  # noqa: S608 (our names)
-        f" ORDER BY rowid{{order}} LIMIT 1 OFFSET {_RANK - 1}) AS {{end}}{{i}}"
-    )
-    return ["(SELECT max(id) FROM papers) AS top"] + [
-        nth.format(i=i, order=order, end=end)
-        for i in range(probes)
-        for order, end in (("", "first"), (" DESC", "last"))
-    ]
-
-
-def _learn(known: _Densities, probe: list[str], row: Row[Any]) -> None:
-    measured = row._mapping
-    for i, word in enumerate(probe):
-        known.learn(measured["top"], word, measured[f"first{i}"], measured[f"last{i}"])
-
-
-_READS = [text(f"SELECT {', '.join(_measures(n))}") for n in range(_PROBES + 1)]
-
-
-async def _read(session: AsyncSession, known: _Densities, probe: list[str]) -> None:
-    """Reads the densities of the words to `probe`, in a statement of their own."""
-    params = {f"probe{i}": _quote(word) for i, word in enumerate(probe)}
-    _learn(known, probe, (await session.execute(_READS[len(probe)], params)).one())
-
-
-# The usual page: one statement ------------------------------------------------------------
-
-
-def _page(summarized: str, probes: int) -> Executable:
+def _page(summarized: str) -> Executable:
     """`_sizes`' matches, each with its paper and 1 if it holds the phrase, 0 if it is one
     of the words' matches, each part in id order.
 
     The words' LIMIT is 0 when the phrase fills the page, and a LIMIT of 0 ends the scan
-    before FTS5 reads anything. With `probes`, each row also carries the largest paper id
-    and, for each word :probe<i>, the ids of its `_RANK`-th match from either end.
+    before FTS5 reads anything.
     """
-    probing = f", probes AS (SELECT {', '.join(_measures(probes))})"
-    carried, joined = (", probes.*", ", probes") if probes else ("", "")
     columns = ", ".join(f"papers.{c.name} AS {c.name}" for c in Paper.__table__.columns)
     sql = (
         "WITH phrase AS (SELECT rowid AS id FROM papers_fts WHERE papers_fts MATCH :phrase"  # noqa: S608 (our names)
@@ -349,139 +190,55 @@ def _page(summarized: str, probes: int) -> Executable:
         " words AS (SELECT rowid AS id FROM papers_fts WHERE papers_fts MATCH :words"
         f"{summarized} ORDER BY rowid LIMIT (SELECT CASE WHEN count(*) < :want"
         " THEN max(:pool, :want + count(*)) ELSE 0 END FROM phrase))"
-        f"{probing if probes else ''}"
-        f" SELECT {columns}, 1 AS phrased{carried}"
-        f" FROM papers JOIN phrase ON papers.id = phrase.id{joined}"
-        f" UNION ALL SELECT {columns}, 0{carried}"
-        f" FROM papers JOIN words ON papers.id = words.id{joined}"
+        f" SELECT {columns}, 1 AS phrased FROM papers JOIN phrase ON papers.id = phrase.id"
+        f" UNION ALL SELECT {columns}, 0 FROM papers JOIN words ON papers.id = words.id"
         " ORDER BY phrased DESC, id"
     )
-    extra = [column("phrased", Integer)]
-    if probes:
-        extra += [column("top", Integer)]
-        extra += [column(f"{end}{i}", Integer) for i in range(probes) for end in ("first", "last")]
-    return select(Paper, *extra).from_statement(text(sql).columns(*Paper.__table__.columns, *extra))
+    phrased = column("phrased", Integer)
+    return select(Paper, phrased).from_statement(
+        text(sql).columns(*Paper.__table__.columns, phrased)
+    )
 
 
-_PAGES: dict[tuple[bool, int], Executable] = {}  # by (summarized, probes), built once
-
-
-async def _page_of(
-    session: AsyncSession,
-    plan: _Plan,
-    want: int,
-    summarized: bool,
-    known: _Densities | None,
-    probe: list[str],
-) -> list[Paper]:
-    """`_best` of the plan from one statement, which also reads the densities to `probe`."""
-    stmt = _PAGES.get((summarized, len(probe)))
-    if stmt is None:
-        stmt = _page(_SUMMARIZED if summarized else "", len(probe))
-        _PAGES[summarized, len(probe)] = stmt
-    params: dict[str, Any] = {"phrase": plan.phrase, "words": plan.words, **_sizes(want)}
-    params.update({f"probe{i}": _quote(word) for i, word in enumerate(probe)})
-    rows: Sequence[Row[Any]] = (await session.execute(stmt, params)).all()
-    if known is not None and probe and rows:
-        _learn(known, probe, rows[0])
-    phrased = [row[0] for row in rows if row.phrased]
-    found = [row[0] for row in rows if not row.phrased]
-    return _best(plan, phrased, found, want)
-
-
-# A rare phrase of dense words: its rarer words' papers, matched again in memory -------------
-
-_CANDIDATES_SQL = (
-    "WITH c AS MATERIALIZED (SELECT rowid AS id FROM papers_fts WHERE papers_fts MATCH :rare"
-    "{summarized} ORDER BY rowid LIMIT :most + 1)"
-    " SELECT NULL AS id, NULL AS title, NULL AS authors, count(*) AS n FROM c"
-    " UNION ALL SELECT * FROM (SELECT papers.id, papers.title, papers.authors, NULL FROM c"
-    " JOIN papers ON papers.id = c.id"
-    " LIMIT (SELECT CASE WHEN count(*) <= :most THEN :most ELSE 0 END FROM c))"
-)
-# The candidates (ids, titles, authors as stored) after a row holding their number; only
-# that row if there are more than :most (a LIMIT of 0 loads none).
-_CANDIDATES = tuple(text(_CANDIDATES_SQL.format(summarized=s)) for s in ("", _SUMMARIZED))
+_PAGES = (_page(""), _page(SUMMARIZED))  # by `with_summaries`
 _BY_IDS = select(Paper).where(Paper.id.in_(bindparam("ids", expanding=True)))
 
 
-class _Pool(threading.local):
-    """An in-memory FTS5 table with the catalog's tokenizer, one per thread."""
-
-    def __init__(self) -> None:
-        self.db = sqlite3.connect(":memory:", isolation_level=None)
-        self.db.execute(
-            "CREATE VIRTUAL TABLE pool USING fts5(title, authors, content='', columnsize=0,"
-            f" tokenize='{_TOKENIZE}')"
-        )
-
-    def match(self, texts: list[tuple[int, str, str]], plan: _Plan, want: int) -> list[_Text]:
-        """`_best` of the plan among these papers: what FTS5 finds among them in the
-        catalog's index (`_sizes`' matches), found in a table of them alone."""
-        sizes = _sizes(want)
-        first = "SELECT rowid FROM pool WHERE pool MATCH ? ORDER BY rowid LIMIT ?"
-        self.db.execute("BEGIN")
-        try:
-            self.db.executemany("INSERT INTO pool(rowid, title, authors) VALUES (?, ?, ?)", texts)
-            phrased = [i for (i,) in self.db.execute(first, (plan.phrase, sizes["n"]))]
-            found: list[int] = []
-            if len(phrased) < want:
-                most = max(WORDS_POOL, want + len(phrased))
-                found = [i for (i,) in self.db.execute(first, (plan.words, most))]
-        finally:
-            self.db.execute("ROLLBACK")
-        by_id = {row[0]: row for row in texts}
-        read = {i: _Text(i, by_id[i][1], json.loads(by_id[i][2])) for i in {*phrased, *found}}
-        return _best(plan, [read[i] for i in phrased], [read[i] for i in found], want)
+async def _page_of(session: AsyncSession, plan: Plan, want: int, summarized: bool) -> list[Paper]:
+    """`_best` of the plan from the usual statement."""
+    params = {"phrase": plan.phrase, "words": plan.words, **_sizes(want)}
+    rows = (await session.execute(_PAGES[summarized], params)).all()
+    phrased = [row[0] for row in rows if row.phrased]
+    return _best(plan, phrased, [row[0] for row in rows if not row.phrased], want)
 
 
-_POOL = _Pool()
-
-
-async def _by_candidates(
-    session: AsyncSession, plan: _Plan, rare: list[str], want: int, summarized: bool
-) -> list[Paper] | None:
-    """`_best` of the plan from the papers holding its `rare` words; None if too many do.
-
-    Two statements: the candidates (or their number, if more than `CANDIDATES`), then the
-    chosen papers.
-    """
-    params = {"rare": " ".join(map(_quote, rare)), "most": CANDIDATES}
-    rows = (await session.execute(_CANDIDATES[summarized], params)).all()
-    if next(row.n for row in rows if row.id is None) > CANDIDATES:
-        _densities(session).too_many(rare)
-        return None
-    texts = [(row.id, row.title, row.authors) for row in rows if row.id is not None]
-    chosen = [t.id for t in _POOL.match(texts, plan, want)] if texts else []
-    if not chosen:
+async def _load(session: AsyncSession, ids: list[int]) -> list[Paper]:
+    """These papers in this order (but any deleted meanwhile)."""
+    if not ids:
         return []
-    loaded = {p.id: p for p in await session.scalars(_BY_IDS, {"ids": chosen})}
-    return [loaded[i] for i in chosen if i in loaded]  # (unless deleted meanwhile)
+    loaded = {p.id: p for p in await session.scalars(_BY_IDS, {"ids": ids})}
+    return [loaded[i] for i in ids if i in loaded]
 
 
 async def _ranked(
-    session: AsyncSession, plan: _Plan, want: int, summarized: bool, known: _Densities | None
+    session: AsyncSession, plan: Plan, want: int, summarized: bool, known: Densities | None
 ) -> list[Paper]:
     """The first `want` matches of `plan`, best first; none if nothing matches."""
-    probe: list[str] = []
     if known is not None:
         now = time.monotonic()
-        probe = known.unknown(plan, now)
-        if probe and known.top >= _LARGE:
-            await _read(session, known, probe)
-            probe = []
+        await known.read(session, plan, now)
         rare = known.rare(plan, now)
         if rare is not None:
-            found = await _by_candidates(session, plan, rare, want, summarized)
+            found = await match_again(session, plan, rare, _sizes(want), summarized, known)
             if found is not None:
-                return found
-    return await _page_of(session, plan, want, summarized, known, probe)
+                return await _load(session, [c.id for c in _best(plan, *found, want)])
+    return await _page_of(session, plan, want, summarized)
 
 
 async def _search_fts5(
     session: AsyncSession, words: str, limit: int, offset: int, summarized: bool
 ) -> list[Paper]:
-    known = _densities(session)
+    known = densities(session)
     for index, plan in enumerate(_plans(words)):
         # Densities serve the words read whole (the prefix reading is a rare fallback).
         found = await _ranked(
