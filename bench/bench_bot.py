@@ -117,6 +117,7 @@ class Sent:
     update_id: int
     chat_id: int
     query_id: str | None
+    kind: str  # of the mix: paper, draft, vote, page
     replied: float | None = None
 
 
@@ -156,10 +157,10 @@ class Tracker:
                     sent.replied = now
                     return
 
-    def latencies_ms(self) -> list[float]:
-        """Served-to-first-reply times, for updates that got a reply."""
+    def latencies_ms(self) -> list[tuple[str, float]]:
+        """Served-to-first-reply times, for updates that got a reply, with their kind."""
         return [
-            (s.replied - self.emu.served[s.update_id]) * 1000
+            (s.kind, (s.replied - self.emu.served[s.update_id]) * 1000)
             for s in self.all
             if s.replied is not None and s.update_id in self.emu.served
         ]
@@ -185,18 +186,18 @@ class World:
 def next_update(
     rng: random.Random, person: Person, world: World
 ) -> tuple[str, str | None, Message | None]:
-    """One update of the mix: (kind, text or callback data, message pressed on)."""
+    """One update of the mix: (kind, text or callback data, message pressed on, if any)."""
     roll = rng.random()
     if roll < 0.6:
         arxiv_id = rng.choice(world.popular)[1] if rng.random() < 0.5 else rng.choice(world.plain)
-        return "text", f"/paper {arxiv_id}", None
+        return "paper", f"/paper {arxiv_id}", None
     if roll < 0.8:
-        return "text", DRAFT_PART, None
+        return "draft", DRAFT_PART, None
     message = rng.choice(person.votes)
     if roll < 0.9:
         data = next((d for d in message.callback_data if d.endswith(":1")), "v:1:1")
-        return "press", data, message
-    return "press", f"pg:{person.paper_id}:3", message
+        return "vote", data, message
+    return "page", f"pg:{person.paper_id}:3", message
 
 
 def offer(
@@ -205,14 +206,13 @@ def offer(
     """Send one update of the mix from `person`."""
     kind, payload, message = next_update(rng, person, world)
     assert payload is not None
-    if kind == "text":
+    if message is None:
         emu.send_text(person.user, payload)
         query_id = None
     else:
-        assert message is not None
         query_id = emu.press_button(person.user, message, payload, forge=True)
     update_id = emu.world.updates[-1].update_id
-    tracker.add(Sent(update_id, person.user.id, query_id))
+    tracker.add(Sent(update_id, person.user.id, query_id, kind))
 
 
 def waiting(system: Running, tracker: Tracker) -> int:
@@ -253,8 +253,8 @@ async def burst(system: Running, n: int, seed: int) -> float:
     return n / (tracker.last_event - started)
 
 
-async def paced(system: Running, rate: float, seconds: float, seed: int) -> list[float]:
-    """Latencies (ms) with updates offered at `rate` per second, open loop."""
+async def paced(system: Running, rate: float, seconds: float, seed: int) -> list[tuple[str, float]]:
+    """Latencies (ms, with the update's kind) with updates offered at `rate` per second."""
     # The emulators keep every chat, so this process's heap grows phase after phase: collect
     # and freeze it first, or its full collections are measured as the bot's latency.
     freeze_startup_objects()
@@ -372,7 +372,7 @@ async def open_people(
         system.people.append(Person(user, paper_id=paper_id))
         for command in (f"/paper {arxiv_id}", f"/submit {rng.choice(world.plain)}"):
             emu.send_text(user, command)
-            tracker.add(Sent(emu.world.updates[-1].update_id, user.id, None))
+            tracker.add(Sent(emu.world.updates[-1].update_id, user.id, None, "opening"))
     await settle(system, tracker)
     emu._listeners.remove(tracker.on_event)
     for person in system.people:
@@ -464,10 +464,11 @@ async def measure_backend(
             theirs.append(await burst(plain, args.updates, seed=100 + r))
             ours.append(await burst(real, args.updates, seed=100 + r))
             alike.append(await burst(same, args.updates, seed=100 + r))
-        echo_low = await paced(plain, args.low_rate, args.seconds, seed=8)
-        our_low = await paced(real, args.low_rate, args.seconds, seed=8)
-        echo_lat = await paced(plain, args.rate, args.seconds, seed=7)
-        our_lat = await paced(real, args.rate, args.seconds, seed=7)
+        echo_low = [ms for _, ms in await paced(plain, args.low_rate, args.seconds, seed=8)]
+        our_low = [ms for _, ms in await paced(real, args.low_rate, args.seconds, seed=8)]
+        echo_lat = [ms for _, ms in await paced(plain, args.rate, args.seconds, seed=7)]
+        our_kinds = await paced(real, args.rate, args.seconds, seed=7)
+        our_lat = [ms for _, ms in our_kinds]
     finally:
         refused = await shut(real) + await shut(plain) + await shut(same)
     best_ours, best_echo, best_alike = max(ours), max(theirs), max(alike)
@@ -541,6 +542,23 @@ async def measure_backend(
             "",
         ],
     ]
+    by_kind = {
+        kind: [ms for k, ms in our_kinds if k == kind]
+        for kind in ("paper", "draft", "vote", "page")
+    }
+    rows.append(
+        [
+            label,
+            f"ShortSci p50 / p99 by update kind at {args.rate:g}/s (context)",
+            "; ".join(
+                f"{kind} {percentile(ms, 50):.1f} / {percentile(ms, 99):.1f} ms"
+                for kind, ms in by_kind.items()
+                if ms
+            ),
+            "",
+            "",
+        ]
+    )
     if refused:
         rows.append([label, "calls Telegram would refuse", str(refused), "0", verdict(False)])
     return rows
