@@ -18,7 +18,9 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
+    CTE,
     ColumnElement,
+    FromClause,
     Integer,
     Select,
     Table,
@@ -169,17 +171,25 @@ def _claim(postgres: bool, by_channel: bool) -> Update:
     in_channels = _row.channel.in_(bindparam("channels", expanding=True)) if by_channel else true()
     chosen: Select[tuple[int]]
     if postgres:
-        # A CTE: PostgreSQL materialises it (it locks rows), so LIMIT holds; a plain
-        # IN-subquery may be re-run by the planner and claim more rows than asked.
-        due_ids = (
-            select(_row.id.label("id"))
-            .where(due, in_channels)
-            .order_by(_row.next_attempt_at, _row.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-            .cte("due_ids")
+        # CTEs: PostgreSQL materialises them (they lock rows), so LIMIT holds; a plain
+        # IN-subquery may be re-run by the planner and claim more rows than asked. One per
+        # state, as for SQLite below: the OR of both made PostgreSQL read and sort every due
+        # row of the channel on each claim (4.9 ms with 10,000 due); each half is a seek on
+        # ix_publications_channel_state_next. Rows locked but not chosen are let go at commit.
+        def locked(name: str, state: PublicationState, when: ColumnElement[bool]) -> CTE:
+            return (
+                select(_row.id.label("id"), _row.next_attempt_at.label("at"))
+                .where(in_channels, _row.state == state, when)
+                .order_by(_row.next_attempt_at)  # (with the id too, the index could not order)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .cte(name)
+            )
+
+        halves: tuple[FromClause, FromClause] = (
+            locked("pending", PublicationState.PENDING, _row.next_attempt_at <= now),
+            locked("expired", PublicationState.CLAIMED, _row.lease_expires_at < now),
         )
-        chosen = select(due_ids.c.id)
     else:
         # SQLite plans an OR over two states as a scan of the channel's whole history; as a
         # union, each half is a seek on ix_publications_channel_state_next.
@@ -204,9 +214,9 @@ def _claim(postgres: bool, by_channel: bool) -> Update:
             .limit(limit)
             .subquery()
         )
-        both = union_all(select(pending.c.id, pending.c.at), select(expired.c.id, expired.c.at))
-        merged = both.subquery()
-        chosen = select(merged.c.id).order_by(merged.c.at, merged.c.id).limit(limit)
+        halves = (pending, expired)
+    merged = union_all(*(select(half.c.id, half.c.at) for half in halves)).subquery()
+    chosen = select(merged.c.id).order_by(merged.c.at, merged.c.id).limit(limit)
     return (
         update(_PUBLICATIONS)
         .where(_row.id.in_(chosen), due)
