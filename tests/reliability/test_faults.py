@@ -206,7 +206,7 @@ def fakes(tmp_path: Path, chaos: Chaos) -> Iterator[Platforms]:
             server.__exit__()
 
 
-def _channels(fakes: Platforms, clock: Clock) -> dict[str, Channel]:
+def _channels(fakes: Platforms, clock: Clock, timeout: float = TIMEOUT) -> dict[str, Channel]:
     return {
         "x": XChannel(
             consumer_key=x_api.CONSUMER_KEY,
@@ -214,23 +214,23 @@ def _channels(fakes: Platforms, clock: Clock) -> dict[str, Channel]:
             access_token=x_api.ACCESS_TOKEN,
             access_token_secret=x_api.ACCESS_TOKEN_SECRET,
             api_url=fakes.x.url,
-            timeout=TIMEOUT,
+            timeout=timeout,
         ),
         "facebook": FacebookChannel(
             page_id=facebook_api.PAGE_ID,
             page_token=facebook_api.PAGE_TOKEN,
             api_url=fakes.facebook.url,
-            timeout=TIMEOUT,
+            timeout=timeout,
             clock=clock,
         ),
         "mastodon": MastodonChannel(
-            api_url=fakes.mastodon.url, access_token=mastodon_api.TOKEN, timeout=TIMEOUT
+            api_url=fakes.mastodon.url, access_token=mastodon_api.TOKEN, timeout=timeout
         ),
         "bluesky": BlueskyChannel(
             handle=bluesky_api.HANDLE,
             app_password=bluesky_api.APP_PASSWORD,
             api_url=fakes.bluesky.url,
-            timeout=TIMEOUT,
+            timeout=timeout,
             clock=clock,
         ),
         "atom": AtomChannel(
@@ -384,7 +384,7 @@ async def test_fixed_bug_reconcile_matches_a_longer_link(
     assert (ids[0], ids[-1]) == (1, 10)
     clock = Clock()
     with platforms(tmp_path) as plain:
-        channels = _channels(plain, clock)
+        channels = _channels(plain, clock, timeout=10.0)  # no faults here: a slow host is not one
         dispatcher = Dispatcher(db, {network: channels[network]}, _link, worker="w", clock=clock)
         async with db.transaction() as session:
             await enqueue_publications(session, 10, [network], now=clock.now)
