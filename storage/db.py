@@ -105,9 +105,6 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "reset", _reset_if_open)
         return engine
-    # The connection used last is handed out first: under light traffic the others rest (and
-    # are pinged when next used), and the busy one is never pinged (see `_ping_if_idle`).
-    kwargs.setdefault("pool_use_lifo", True)
     engine = create_async_engine(url, **kwargs)
     for name, listener in (("connect", _rested), ("checkin", _rested), ("checkout", _ping_if_idle)):
         event.listen(engine.sync_engine, name, listener)
