@@ -225,6 +225,14 @@ async def _pages(db: Database) -> list[list[str]]:
     return [await _titles(db, words, **kwargs) for words, kwargs in CASES]
 
 
+async def _fts5_catalog_pages(db: Database) -> list[list[str]]:
+    """The catalog of papers stored (SQLite only: skips elsewhere), and its pages as searched."""
+    if db.dialect != "sqlite":
+        pytest.skip("FTS5 only")
+    await _store(db, [*PAPERS, *GENERATED])
+    return await _pages(db)
+
+
 async def test_the_rarer_words_papers_matched_again_are_found_alike(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -254,10 +262,7 @@ async def test_the_rarer_words_papers_matched_again_are_found_alike(
 async def test_too_many_candidates_fall_back_to_the_phrase(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if db.dialect != "sqlite":
-        pytest.skip("FTS5 only")
-    await _store(db, [*PAPERS, *GENERATED])
-    expected = await _pages(db)
+    expected = await _fts5_catalog_pages(db)
     monkeypatch.setattr(rare_phrases.Densities, "rare", lambda self, plan, now: list(plan.content))
     monkeypatch.setattr(rare_phrases, "CANDIDATES", 1)
     with _statements(db) as sent:
@@ -278,10 +283,7 @@ async def test_densities_read_before_the_search_find_the_same_pages(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A new word's density is read first, by a statement of its own."""
-    if db.dialect != "sqlite":
-        pytest.skip("FTS5 only")
-    await _store(db, [*PAPERS, *GENERATED])
-    expected = await _pages(db)
+    expected = await _fts5_catalog_pages(db)
     db_fresh = Database(db.url)  # densities are kept per database engine
     monkeypatch.setattr(rare_phrases, "_MATCH", 0)  # the candidates whenever they may serve
     try:

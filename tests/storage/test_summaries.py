@@ -222,12 +222,20 @@ async def test_edit_and_delete_are_for_the_author_or_a_moderator(
         assert again.id == summary.id and again.status is SummaryStatus.APPROVED
 
 
-async def test_votes_one_per_user_changeable_not_own(db: Database, catalog: Catalog) -> None:
+async def _alices_summary(db: Database, catalog: Catalog) -> tuple[dict[str, User], Summary]:
+    """The users, and Alice's published summary of Zhang et al. (the seed's text)."""
     users = await _users(db)
     zhang = await _paper_id(catalog, "1611.03530")
     body = seed_paper("Understanding").summary
     async with db.transaction() as session:
         a = await submit_summary(session, users["alice"], zhang, body, moderated=False, channels=())
+    return users, a
+
+
+async def test_votes_one_per_user_changeable_not_own(db: Database, catalog: Catalog) -> None:
+    users, a = await _alices_summary(db, catalog)
+    zhang, body = a.paper_id, a.body
+    async with db.transaction() as session:
         b = await submit_summary(
             session, users["bob"], zhang, body + " (Bob's take.)", moderated=False, channels=()
         )
@@ -254,11 +262,7 @@ async def test_votes_one_per_user_changeable_not_own(db: Database, catalog: Cata
 
 
 async def test_votes_at_once_on_one_summary_all_count(db: Database, catalog: Catalog) -> None:
-    users = await _users(db)
-    zhang = await _paper_id(catalog, "1611.03530")
-    body = seed_paper("Understanding").summary
-    async with db.transaction() as session:
-        a = await submit_summary(session, users["alice"], zhang, body, moderated=False, channels=())
+    users, a = await _alices_summary(db, catalog)
 
     async def vote_alone(voter: User) -> int:
         async with db.transaction() as session:
